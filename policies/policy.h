@@ -1,0 +1,136 @@
+#pragma once
+// The sparse-attention policy interface. A policy only SCORES KV entries; the shared code in
+// src/runtime/kv_cache.cpp keeps the cache, writes new tokens, picks victims / top-k slots, attends, and
+// counts what was resident and attended. Adding a policy = one file in policies/ + one line in
+// policies/registry.cpp. The decode loop never names a concrete policy.
+//
+// Shapes (B = batch rows, Hkv = KV heads, G = query heads per KV head, C = slots per (row, KV head),
+// D = head dim, T = prompt length). All per-step work is tensor ops with fixed shapes and no host reads,
+// so a decode step can be captured in a CUDA graph.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace lil {
+
+// Policy knobs from `--policy-arg key=value`. Every getter records the key as used; keys nobody asked for
+// are reported by `check_all_used` (so a typo is an error, not a silently ignored knob).
+class PolicyArgs {
+ public:
+  PolicyArgs() = default;
+  explicit PolicyArgs(std::map<std::string, std::string> values) : values_(std::move(values)) {}
+  int64_t get_int(const std::string& key, int64_t default_value, int64_t min_value, int64_t max_value);
+  double get_double(const std::string& key, double default_value, double min_value, double max_value);
+  std::string get_string(const std::string& key, const std::string& default_value, const std::set<std::string>& allowed);
+  void check_all_used(const std::string& policy_name) const;
+  const std::map<std::string, std::string>& values() const { return values_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::set<std::string> used_;
+};
+
+// What kind of cache a policy needs.
+enum class PolicyKind {
+  Full,       // every token resident and attended
+  Eviction,   // at most `budget` tokens resident per (layer, row, KV head); dropped KV is gone for good
+  Retention,  // every token resident; each step attends to at most `budget` selected tokens
+};
+
+// One layer's cache. Slots are unordered: RoPE is applied before caching, so attention does not depend on
+// where a token sits; `positions` says which token a slot holds.
+struct LayerCache {
+  int64_t layer = 0;
+  at::Tensor keys;       // [B, Hkv, C, D], model dtype
+  at::Tensor values;     // [B, Hkv, C, D]
+  at::Tensor positions;  // [B, Hkv, C] int64 token position in its sequence, -1 = empty slot
+  at::Tensor scores;     // [B, Hkv, C] float32, policy-defined (e.g. accumulated attention); 0 for empty
+  std::map<std::string, at::Tensor> aux;  // policy-owned state (e.g. Quest page bounds)
+};
+
+// The tokens attended in one decode step: `slots` [B, Hkv, K] int64 indices into C, `valid` [B, Hkv, K]
+// bool. When `slots` is undefined, all C slots are candidates and `valid` is [B, Hkv, C].
+struct Selection {
+  at::Tensor slots;
+  at::Tensor valid;
+};
+
+// A dense prefill of one row, handed to the policy so it can decide what the decode stage starts from.
+struct PrefillView {
+  int64_t layer = 0;
+  const at::Tensor& queries;  // [Hq, T, D] after RoPE
+  const at::Tensor& keys;     // [Hkv, T, D] after RoPE
+  const at::Tensor& values;   // [Hkv, T, D]
+  double softmax_scale = 1.0;
+};
+
+struct PolicyGeometry {
+  int64_t n_layers = 0;
+  int64_t n_kv_heads = 0;
+  int64_t n_q_heads = 0;
+  int64_t head_dim = 0;
+};
+
+class Policy {
+ public:
+  Policy(int64_t budget, PolicyGeometry geometry) : budget_(budget), geometry_(geometry) {}
+  virtual ~Policy() = default;
+
+  virtual std::string name() const = 0;
+  virtual PolicyKind kind() const = 0;
+  int64_t budget() const { return budget_; }  // KV tokens attended per (layer, row, KV head); <= 0 for full
+  const PolicyGeometry& geometry() const { return geometry_; }
+
+  // Slots per (row, KV head) for a sequence that can reach `max_context` tokens.
+  virtual int64_t capacity(int64_t max_context) const;
+
+  // Allocate policy-owned state (`aux`) once the cache tensors exist.
+  virtual void init_layer(LayerCache& /*cache*/) {}
+
+  // ---- Eviction policies ----
+  // Score of each prompt token after the dense prefill of one row: [Hkv, T] float32, higher = keep.
+  // The shared pruner keeps the protected tokens and the top scores up to the capacity, and seeds the
+  // kept slots' `scores` with these values.
+  virtual at::Tensor prefill_scores(const PrefillView& view);
+  // Tokens that must not be evicted now (e.g. attention sinks, the recent window): [B, Hkv, C] bool.
+  // `next_position` [B] is the position of the token about to be written.
+  virtual at::Tensor protected_slots(const LayerCache& cache, const at::Tensor& next_position);
+  // Score of each resident slot when choosing a victim (lowest evicted among unprotected): [B, Hkv, C].
+  virtual at::Tensor eviction_scores(const LayerCache& cache) { return cache.scores; }
+
+  // ---- Retention policies ----
+  // Which slots the query attends to. `query` [B, Hkv, G, D]. Default: all valid slots.
+  virtual Selection select(LayerCache& cache, const at::Tensor& query, const at::Tensor& current_position);
+
+  // ---- All policies ----
+  // Called after the new token's K/V were written to `slot` [B, Hkv] (and after the prefill's writes,
+  // with slot undefined). Retention policies keep their metadata (e.g. page bounds) here.
+  virtual void after_write(LayerCache& /*cache*/, const at::Tensor& /*slot*/) {}
+  // Called with the attention probabilities of the step over the selection: probs [B, Hkv, G, K] float32
+  // (K = C when selection.slots is undefined). H2O/TOVA update `scores` here.
+  virtual void after_attention(LayerCache& /*cache*/, const Selection& /*selection*/, const at::Tensor& /*probs*/) {}
+
+ protected:
+  int64_t budget_;
+  PolicyGeometry geometry_;
+};
+
+// ---- Registry ----
+struct PolicyInfo {
+  std::string name;
+  std::string summary;   // one line, with the source paper
+  std::string knobs;     // "key=default: meaning; ..."
+  std::function<std::unique_ptr<Policy>(int64_t budget, PolicyArgs& args, const PolicyGeometry& geometry)> make;
+};
+const std::vector<PolicyInfo>& policy_registry();
+// Validates the name, budget and knobs (LilError naming the flag and what was expected).
+std::unique_ptr<Policy> make_policy(const std::string& name, int64_t budget,
+                                    const std::map<std::string, std::string>& args, const PolicyGeometry& geometry);
+
+}  // namespace lil

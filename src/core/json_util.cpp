@@ -1,0 +1,145 @@
+#include "core/json_util.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace lil {
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail_at(path, std::string("cannot open file (") + std::strerror(errno) + ")");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) fail_at(path, "read error");
+  return buffer.str();
+}
+
+json parse_json_text(const std::string& text, const std::string& where) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    fail_at(where, "malformed JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+  }
+}
+
+json read_json_file(const std::string& path) { return parse_json_text(read_text_file(path), path); }
+
+void write_text_file_atomic(const std::string& path, const std::string& text) {
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) fail_at(path, std::string("cannot create file (") + std::strerror(errno) + ")");
+  size_t written = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int saved = errno;
+      ::close(fd);
+      ::unlink(temp.c_str());
+      fail_at(path, std::string("write failed (") + std::strerror(saved) + ")");
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(temp.c_str());
+    fail_at(path, "could not flush file to disk");
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    ::unlink(temp.c_str());
+    fail_at(path, std::string("cannot rename temporary file (") + std::strerror(errno) + ")");
+  }
+}
+
+std::string json_type_name(const json& value) {
+  switch (value.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "an integer";
+    case json::value_t::number_float: return "a number";
+    default: return "an unsupported value";
+  }
+}
+
+const json& require_key(const json& object, const std::string& key, const std::string& where) {
+  if (!object.is_object()) fail_at(where, "expected a JSON object, got " + json_type_name(object));
+  auto it = object.find(key);
+  if (it == object.end()) fail_at(where, "missing key '" + key + "'");
+  return *it;
+}
+
+namespace {
+[[noreturn]] void wrong_type(const std::string& key, const std::string& where, const char* expected, const json& got) {
+  fail_at(where, "key '" + key + "': expected " + expected + ", got " + json_type_name(got));
+}
+bool is_integral(const json& v) { return v.is_number_integer() || v.is_number_unsigned(); }
+}  // namespace
+
+std::string require_string(const json& object, const std::string& key, const std::string& where) {
+  const json& v = require_key(object, key, where);
+  if (!v.is_string()) wrong_type(key, where, "a string", v);
+  return v.get<std::string>();
+}
+
+int64_t require_int(const json& object, const std::string& key, const std::string& where) {
+  const json& v = require_key(object, key, where);
+  if (!is_integral(v)) wrong_type(key, where, "an integer", v);
+  return v.get<int64_t>();
+}
+
+double require_number(const json& object, const std::string& key, const std::string& where) {
+  const json& v = require_key(object, key, where);
+  if (!v.is_number()) wrong_type(key, where, "a number", v);
+  return v.get<double>();
+}
+
+bool require_bool(const json& object, const std::string& key, const std::string& where) {
+  const json& v = require_key(object, key, where);
+  if (!v.is_boolean()) wrong_type(key, where, "a boolean", v);
+  return v.get<bool>();
+}
+
+std::optional<std::string> optional_string(const json& object, const std::string& key, const std::string& where) {
+  if (!object.is_object() || !object.contains(key) || object.at(key).is_null()) return std::nullopt;
+  return require_string(object, key, where);
+}
+std::optional<int64_t> optional_int(const json& object, const std::string& key, const std::string& where) {
+  if (!object.is_object() || !object.contains(key) || object.at(key).is_null()) return std::nullopt;
+  return require_int(object, key, where);
+}
+std::optional<double> optional_number(const json& object, const std::string& key, const std::string& where) {
+  if (!object.is_object() || !object.contains(key) || object.at(key).is_null()) return std::nullopt;
+  return require_number(object, key, where);
+}
+std::optional<bool> optional_bool(const json& object, const std::string& key, const std::string& where) {
+  if (!object.is_object() || !object.contains(key) || object.at(key).is_null()) return std::nullopt;
+  return require_bool(object, key, where);
+}
+
+std::vector<int64_t> int_or_int_list(const json& object, const std::string& key, const std::string& where) {
+  std::vector<int64_t> out;
+  if (!object.is_object() || !object.contains(key) || object.at(key).is_null()) return out;
+  const json& v = object.at(key);
+  if (is_integral(v)) {
+    out.push_back(v.get<int64_t>());
+  } else if (v.is_array()) {
+    for (const json& item : v) {
+      if (!is_integral(item)) wrong_type(key, where, "an integer or a list of integers", v);
+      out.push_back(item.get<int64_t>());
+    }
+  } else {
+    wrong_type(key, where, "an integer or a list of integers", v);
+  }
+  return out;
+}
+
+}  // namespace lil

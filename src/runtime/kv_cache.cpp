@@ -1,0 +1,181 @@
+#include "runtime/kv_cache.h"
+
+#include <algorithm>
+#include <limits>
+
+#include <ATen/ATen.h>
+
+#include "core/error.h"
+
+namespace lil {
+
+KVCache::KVCache(std::unique_ptr<Policy> policy, const CacheShape& shape, c10::ScalarType dtype, c10::Device device)
+    : policy_(std::move(policy)), shape_(shape), dtype_(dtype), device_(device) {
+  capacity_ = std::max<int64_t>(1, std::min(policy_->capacity(shape.max_context), shape.max_context));
+  const auto float_opts = at::TensorOptions().dtype(dtype).device(device);
+  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(device);
+  layers_.resize(static_cast<size_t>(shape.n_layers));
+  for (int64_t l = 0; l < shape.n_layers; ++l) {
+    LayerCache& c = layers_[static_cast<size_t>(l)];
+    c.layer = l;
+    c.keys = at::zeros({shape.rows, shape.n_kv_heads, capacity_, shape.head_dim}, float_opts);
+    c.values = at::zeros({shape.rows, shape.n_kv_heads, capacity_, shape.head_dim}, float_opts);
+    c.positions = at::full({shape.rows, shape.n_kv_heads, capacity_}, -1, long_opts);
+    c.scores = at::zeros({shape.rows, shape.n_kv_heads, capacity_}, float_opts.dtype(at::kFloat));
+    policy_->init_layer(c);
+  }
+  step_attended_ = at::zeros({shape.rows}, long_opts);
+  step_resident_ = at::zeros({shape.rows}, long_opts);
+}
+
+int64_t KVCache::allocated_bytes() const {
+  int64_t total = 0;
+  for (const auto& c : layers_) total += static_cast<int64_t>(c.keys.nbytes() + c.values.nbytes());
+  return total;
+}
+
+void KVCache::store_prefill(int64_t layer, int64_t row, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            double softmax_scale) {
+  LayerCache& c = layers_[static_cast<size_t>(layer)];
+  const int64_t prompt_len = k.size(1);
+  at::Tensor keep;           // [Hkv, n] prompt positions kept
+  at::Tensor keep_scores;    // [Hkv, n]
+  if (policy_->kind() == PolicyKind::Eviction && prompt_len > capacity_) {
+    PrefillView view{layer, q, k, v, softmax_scale};
+    at::Tensor scores = policy_->prefill_scores(view).to(at::kFloat);
+    auto top = scores.topk(capacity_, /*dim=*/-1, /*largest=*/true, /*sorted=*/false);
+    keep = std::get<1>(top);
+    at::Tensor order = std::get<1>(keep.sort(-1));
+    keep = keep.gather(-1, order);
+    keep_scores = std::get<0>(top).gather(-1, order);
+    // Protected tokens are marked +inf by the policy; store a finite score so later sums stay finite.
+    keep_scores = at::nan_to_num(keep_scores, 0.0, 0.0, 0.0);
+  } else {
+    if (prompt_len > capacity_) {
+      throw LilError("prompt of " + std::to_string(prompt_len) + " tokens does not fit a KV cache of " +
+                     std::to_string(capacity_) + " slots");
+    }
+    keep = at::arange(prompt_len, at::TensorOptions().dtype(at::kLong).device(device_))
+               .unsqueeze(0)
+               .expand({k.size(0), prompt_len});
+    if (policy_->kind() == PolicyKind::Eviction) {
+      PrefillView view{layer, q, k, v, softmax_scale};
+      keep_scores = at::nan_to_num(policy_->prefill_scores(view).to(at::kFloat), 0.0, 0.0, 0.0);
+    } else {
+      keep_scores = at::zeros({k.size(0), prompt_len}, at::TensorOptions().dtype(at::kFloat).device(device_));
+    }
+  }
+  const int64_t n = keep.size(1);
+  const int64_t head_dim = k.size(2);
+  auto idx = keep.unsqueeze(-1).expand({keep.size(0), n, head_dim});
+  using at::indexing::Slice;
+  c.keys[row].slice(1, 0, n).copy_(k.gather(1, idx));
+  c.values[row].slice(1, 0, n).copy_(v.gather(1, idx));
+  c.positions[row].fill_(-1);
+  c.positions[row].slice(1, 0, n).copy_(keep);
+  c.scores[row].zero_();
+  c.scores[row].slice(1, 0, n).copy_(keep_scores);
+  policy_->after_write(c, at::Tensor());
+}
+
+at::Tensor KVCache::decode_attention(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                     const at::Tensor& position, double softmax_scale) {
+  LayerCache& c = layers_[static_cast<size_t>(layer)];
+  const int64_t rows = q.size(0);
+  const int64_t n_kv = shape_.n_kv_heads;
+  const int64_t group = shape_.n_q_heads / n_kv;
+  const int64_t head_dim = shape_.head_dim;
+
+  // 1. Where the new token goes: the first empty slot, else (eviction) the unprotected slot with the
+  //    lowest score. Fixed shapes, no host reads.
+  at::Tensor empty = c.positions.lt(0);                                   // [B,Hkv,C]
+  at::Tensor first_empty = empty.to(at::kByte).argmax(-1);                // [B,Hkv]
+  at::Tensor has_empty = empty.any(-1);
+  at::Tensor slot = first_empty;
+  if (policy_->kind() == PolicyKind::Eviction) {
+    at::Tensor prot = policy_->protected_slots(c, position);
+    at::Tensor eff = policy_->eviction_scores(c).to(at::kFloat).masked_fill(prot.logical_or(empty),
+                                                                          std::numeric_limits<float>::infinity());
+    at::Tensor victim = eff.argmin(-1);
+    slot = at::where(has_empty, first_empty, victim);
+  }
+  auto slot3 = slot.unsqueeze(-1);                                        // [B,Hkv,1]
+  auto slot4 = slot3.unsqueeze(-1).expand({rows, n_kv, 1, head_dim});
+  c.keys.scatter_(2, slot4, k.unsqueeze(2).to(c.keys.scalar_type()));
+  c.values.scatter_(2, slot4, v.unsqueeze(2).to(c.values.scalar_type()));
+  c.positions.scatter_(2, slot3, position.view({rows, 1, 1}).expand({rows, n_kv, 1}));
+  c.scores.scatter_(2, slot3, at::zeros({rows, n_kv, 1}, c.scores.options()));
+  policy_->after_write(c, slot);
+
+  // 2. Which slots to attend.
+  at::Tensor query = q.view({rows, n_kv, group, head_dim});
+  Selection sel = policy_->select(c, query, position);
+  at::Tensor keys = c.keys;
+  at::Tensor values = c.values;
+  if (sel.slots.defined()) {
+    auto idx = sel.slots.unsqueeze(-1).expand({rows, n_kv, sel.slots.size(2), head_dim});
+    keys = c.keys.gather(2, idx);
+    values = c.values.gather(2, idx);
+  }
+  // 3. Attend: scores in the model dtype (as HF), softmax in float32.
+  at::Tensor logits = at::matmul(query, keys.transpose(2, 3)).to(at::kFloat) * softmax_scale;  // [B,Hkv,G,K]
+  logits = logits.masked_fill(sel.valid.logical_not().unsqueeze(2), -std::numeric_limits<float>::infinity());
+  at::Tensor probs = at::softmax(logits, -1);
+  at::Tensor out = at::matmul(probs.to(values.scalar_type()), values);  // [B,Hkv,G,D]
+  policy_->after_attention(c, sel, probs);
+
+  // 4. Count what was attended and resident (max over KV heads, then over layers).
+  at::Tensor attended = sel.valid.sum(-1).amax(-1);                      // [B]
+  at::Tensor resident = c.positions.ge(0).sum(-1).amax(-1);
+  step_attended_ = at::maximum(step_attended_, attended);
+  step_resident_ = at::maximum(step_resident_, resident);
+  return out.reshape({rows, shape_.n_q_heads, head_dim});
+}
+
+void KVCache::end_step() {
+  attended_history_.push_back(step_attended_);
+  resident_history_.push_back(step_resident_);
+  step_attended_ = at::zeros_like(step_attended_);
+  step_resident_ = at::zeros_like(step_resident_);
+}
+
+std::vector<KVStepStats> KVCache::summarize(const std::vector<std::vector<bool>>& active) const {
+  std::vector<KVStepStats> out(static_cast<size_t>(shape_.rows));
+  if (attended_history_.empty()) return out;
+  at::Tensor attended = at::stack(attended_history_).cpu();  // [S,B]
+  at::Tensor resident = at::stack(resident_history_).cpu();
+  auto a = attended.accessor<int64_t, 2>();
+  auto r = resident.accessor<int64_t, 2>();
+  const int64_t bytes_per_token =
+      shape_.n_layers * shape_.n_kv_heads * shape_.head_dim * 2 * static_cast<int64_t>(c10::elementSize(dtype_));
+  const int64_t budget = policy_->budget();
+  const bool sparse = policy_->kind() != PolicyKind::Full;
+  for (int64_t b = 0; b < shape_.rows; ++b) {
+    KVStepStats& s = out[static_cast<size_t>(b)];
+    double attended_sum = 0, resident_sum = 0;
+    for (int64_t step = 0; step < attended.size(0); ++step) {
+      if (static_cast<size_t>(step) >= active.size() || !active[static_cast<size_t>(step)][static_cast<size_t>(b)]) continue;
+      const int64_t att = a[step][b];
+      const int64_t res = r[step][b];
+      if (sparse && att > budget) {
+        throw BudgetViolation("policy '" + policy_->name() + "' attended " + std::to_string(att) +
+                              " KV entries at decode step " + std::to_string(step) + " of row " + std::to_string(b) +
+                              ", above its budget of " + std::to_string(budget));
+      }
+      s.steps += 1;
+      s.attended_max = std::max(s.attended_max, att);
+      s.resident_max = std::max(s.resident_max, res);
+      attended_sum += static_cast<double>(att);
+      resident_sum += static_cast<double>(res);
+    }
+    if (s.steps > 0) {
+      s.attended_mean = attended_sum / static_cast<double>(s.steps);
+      s.resident_mean = resident_sum / static_cast<double>(s.steps);
+    }
+    s.resident_bytes_peak = s.resident_max * bytes_per_token;
+    s.attended_bytes_mean = s.attended_mean * static_cast<double>(bytes_per_token);
+  }
+  return out;
+}
+
+}  // namespace lil

@@ -1,0 +1,253 @@
+#include "runtime/model.h"
+
+#include <cmath>
+#include <limits>
+
+#include <ATen/ATen.h>
+
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "runtime/kv_cache.h"
+
+namespace lil {
+
+void validate_checkpoint(const ModelConfig& config, const Checkpoint& checkpoint);
+
+namespace {
+
+c10::ScalarType to_scalar_type(DType dtype, const std::string& where) {
+  switch (dtype) {
+    case DType::F32: return at::kFloat;
+    case DType::F16: return at::kHalf;
+    case DType::BF16: return at::kBFloat16;
+    default: fail_at(where, "weights must be F32, F16 or BF16, got " + dtype_name(dtype));
+  }
+}
+
+// Queries per attention chunk in the dense prefill: bounds the [heads, chunk, T] score tensor.
+constexpr int64_t kPrefillQueryChunk = 1024;
+
+}  // namespace
+
+at::Tensor rope_inverse_frequencies(const ModelConfig& config) {
+  const int64_t dim = config.head_dim;
+  at::Tensor exponents = at::arange(0, dim, 2, at::kLong).to(at::kFloat) / static_cast<double>(dim);
+  at::Tensor inv_freq = 1.0 / at::pow(at::scalar_tensor(config.rope_theta, at::kFloat), exponents);
+  const RopeScaling& s = config.rope_scaling;
+  if (s.type == "default" || s.type.empty()) return inv_freq;
+  if (s.type == "linear") return inv_freq / s.factor;
+  if (s.type == "llama3") {
+    const double old_context = static_cast<double>(s.original_max_position_embeddings);
+    const double low_freq_wavelen = old_context / s.low_freq_factor;
+    const double high_freq_wavelen = old_context / s.high_freq_factor;
+    at::Tensor wavelen = 2.0 * M_PI / inv_freq;
+    at::Tensor scaled = at::where(wavelen > low_freq_wavelen, inv_freq / s.factor, inv_freq);
+    at::Tensor smooth = (old_context / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+    at::Tensor smoothed = (1 - smooth) * scaled / s.factor + smooth * scaled;
+    at::Tensor medium = wavelen.ge(high_freq_wavelen).logical_and(wavelen.le(low_freq_wavelen));
+    return at::where(medium, smoothed, scaled);
+  }
+  fail_at("config.json: rope_scaling", "rope type '" + s.type + "' is not supported (default, linear, llama3)");
+}
+
+CausalLM::CausalLM(ModelConfig config, c10::ScalarType dtype, c10::Device device)
+    : config_(std::move(config)), dtype_(dtype), device_(device) {
+  if (config_.architecture == Architecture::Qwen2Moe) {
+    fail_at(architecture_name(config_.architecture), "mixture-of-experts models are not supported yet");
+  }
+  inv_freq_ = rope_inverse_frequencies(config_).to(device_);
+}
+
+double CausalLM::softmax_scale() const { return 1.0 / std::sqrt(static_cast<double>(config_.head_dim)); }
+
+std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
+  ModelConfig config = load_model_config(dir);
+  Checkpoint checkpoint = Checkpoint::open_dir(dir);
+  validate_checkpoint(config, checkpoint);
+  std::unique_ptr<CausalLM> model(new CausalLM(config, dtype, device));
+  auto fetch = [&](const std::string& name) -> at::Tensor {
+    if (!checkpoint.has(name)) return at::Tensor();
+    const TensorView& view = checkpoint.get(name);
+    const auto src_type = to_scalar_type(view.dtype, view.file + ": tensor '" + name + "'");
+    at::Tensor mapped = at::from_blob(const_cast<void*>(view.data), view.shape, at::TensorOptions().dtype(src_type));
+    at::Tensor t = mapped.to(at::TensorOptions().dtype(dtype).device(device), /*non_blocking=*/false, /*copy=*/true);
+    model->weight_bytes_ += static_cast<int64_t>(t.nbytes());
+    return t;
+  };
+  model->embed_tokens_ = fetch("model.embed_tokens.weight");
+  model->final_norm_ = fetch("model.norm.weight");
+  model->lm_head_ = config.tie_word_embeddings || !checkpoint.has("lm_head.weight") ? model->embed_tokens_
+                                                                                   : fetch("lm_head.weight");
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    LayerWeights w;
+    w.input_norm = fetch(p + "input_layernorm.weight");
+    w.post_attention_norm = fetch(p + "post_attention_layernorm.weight");
+    w.q_proj = fetch(p + "self_attn.q_proj.weight");
+    w.k_proj = fetch(p + "self_attn.k_proj.weight");
+    w.v_proj = fetch(p + "self_attn.v_proj.weight");
+    w.o_proj = fetch(p + "self_attn.o_proj.weight");
+    w.q_bias = fetch(p + "self_attn.q_proj.bias");
+    w.k_bias = fetch(p + "self_attn.k_proj.bias");
+    w.v_bias = fetch(p + "self_attn.v_proj.bias");
+    w.o_bias = fetch(p + "self_attn.o_proj.bias");
+    w.gate_proj = fetch(p + "mlp.gate_proj.weight");
+    w.up_proj = fetch(p + "mlp.up_proj.weight");
+    w.down_proj = fetch(p + "mlp.down_proj.weight");
+    w.gate_bias = fetch(p + "mlp.gate_proj.bias");
+    w.up_bias = fetch(p + "mlp.up_proj.bias");
+    w.down_bias = fetch(p + "mlp.down_proj.bias");
+    model->layers_.push_back(std::move(w));
+  }
+  return model;
+}
+
+std::unique_ptr<CausalLM> CausalLM::random(const ModelConfig& config, c10::ScalarType dtype, c10::Device device,
+                                           uint64_t seed) {
+  std::unique_ptr<CausalLM> model(new CausalLM(config, dtype, device));
+  at::manual_seed(seed);
+  const auto opts = at::TensorOptions().dtype(dtype).device(device);
+  auto normal = [&](std::vector<int64_t> shape) {
+    at::Tensor t = at::randn(shape, opts) * 0.02;
+    model->weight_bytes_ += static_cast<int64_t>(t.nbytes());
+    return t;
+  };
+  auto ones = [&](int64_t n) {
+    at::Tensor t = at::ones({n}, opts);
+    model->weight_bytes_ += static_cast<int64_t>(t.nbytes());
+    return t;
+  };
+  const int64_t h = config.hidden_size, d = config.head_dim;
+  const int64_t q_out = config.num_attention_heads * d, kv_out = config.num_key_value_heads * d;
+  const bool qkv_bias = config.attention_bias || config.architecture != Architecture::Llama;
+  model->embed_tokens_ = normal({config.vocab_size, h});
+  model->lm_head_ = config.tie_word_embeddings ? model->embed_tokens_ : normal({config.vocab_size, h});
+  model->final_norm_ = ones(h);
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    LayerWeights w;
+    w.input_norm = ones(h);
+    w.post_attention_norm = ones(h);
+    w.q_proj = normal({q_out, h});
+    w.k_proj = normal({kv_out, h});
+    w.v_proj = normal({kv_out, h});
+    w.o_proj = normal({h, q_out});
+    if (qkv_bias) {
+      w.q_bias = normal({q_out});
+      w.k_bias = normal({kv_out});
+      w.v_bias = normal({kv_out});
+    }
+    w.gate_proj = normal({config.intermediate_size, h});
+    w.up_proj = normal({config.intermediate_size, h});
+    w.down_proj = normal({h, config.intermediate_size});
+    model->layers_.push_back(std::move(w));
+  }
+  return model;
+}
+
+void CausalLM::reserve_positions(int64_t max_context) {
+  if (rope_cos_.defined() && rope_cos_.size(0) >= max_context) return;
+  int64_t n = 4096;
+  while (n < max_context) n *= 2;
+  // float32 angles (position x inverse frequency), as HF computes them, then cast to the model dtype.
+  at::Tensor positions = at::arange(n, at::TensorOptions().dtype(at::kLong).device(device_)).to(at::kFloat);
+  at::Tensor freqs = positions.unsqueeze(1) * inv_freq_.unsqueeze(0);
+  at::Tensor emb = at::cat({freqs, freqs}, -1);
+  rope_cos_ = emb.cos().to(dtype_);
+  rope_sin_ = emb.sin().to(dtype_);
+}
+
+std::pair<at::Tensor, at::Tensor> CausalLM::rope_at(const at::Tensor& positions) const {
+  return {rope_cos_.index_select(0, positions), rope_sin_.index_select(0, positions)};
+}
+
+namespace {
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
+}
+at::Tensor maybe_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+}
+}  // namespace
+
+at::Tensor CausalLM::rms_norm(const at::Tensor& x, const at::Tensor& weight) const {
+  at::Tensor xf = x.to(at::kFloat);
+  at::Tensor variance = xf.pow(2).mean(-1, /*keepdim=*/true);
+  xf = xf * at::rsqrt(variance + config_.rms_norm_eps);
+  return weight * xf.to(x.scalar_type());
+}
+
+at::Tensor CausalLM::mlp(const LayerWeights& w, const at::Tensor& x) const {
+  at::Tensor gate = maybe_linear(x, w.gate_proj, w.gate_bias);
+  at::Tensor up = maybe_linear(x, w.up_proj, w.up_bias);
+  return maybe_linear(at::silu(gate) * up, w.down_proj, w.down_bias);
+}
+
+at::Tensor CausalLM::logits(const at::Tensor& hidden) const {
+  return at::linear(rms_norm(hidden, final_norm_), lm_head_).to(at::kFloat);
+}
+
+at::Tensor CausalLM::prefill(const at::Tensor& ids, int64_t row, KVCache& cache, bool all_logits) {
+  const int64_t seq_len = ids.size(0);
+  const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, d = config_.head_dim;
+  const int64_t group = n_heads / n_kv;
+  reserve_positions(seq_len);
+  at::Tensor positions = at::arange(seq_len, at::TensorOptions().dtype(at::kLong).device(device_));
+  auto [cos, sin] = rope_at(positions);  // [T, D]
+  const double scale = softmax_scale();
+  at::Tensor x = embed_tokens_.index_select(0, ids.to(device_));  // [T, H]
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const LayerWeights& w = layers_[l];
+    at::Tensor h = rms_norm(x, w.input_norm);
+    at::Tensor q = maybe_linear(h, w.q_proj, w.q_bias).view({seq_len, n_heads, d}).transpose(0, 1);  // [Hq,T,D]
+    at::Tensor k = maybe_linear(h, w.k_proj, w.k_bias).view({seq_len, n_kv, d}).transpose(0, 1);     // [Hkv,T,D]
+    at::Tensor v = maybe_linear(h, w.v_proj, w.v_bias).view({seq_len, n_kv, d}).transpose(0, 1);
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+    cache.store_prefill(static_cast<int64_t>(l), row, q, k, v, scale);
+
+    // Dense causal attention, GQA by grouping query heads per KV head, in query chunks.
+    at::Tensor qg = q.reshape({n_kv, group, seq_len, d});
+    at::Tensor kt = k.unsqueeze(1).transpose(2, 3);  // [Hkv,1,D,T]
+    at::Tensor vg = v.unsqueeze(1);                  // [Hkv,1,T,D]
+    std::vector<at::Tensor> chunks;
+    for (int64_t start = 0; start < seq_len; start += kPrefillQueryChunk) {
+      const int64_t end = std::min(seq_len, start + kPrefillQueryChunk);
+      at::Tensor scores = at::matmul(qg.slice(2, start, end), kt).to(at::kFloat) * scale;  // [Hkv,G,c,T]
+      at::Tensor qpos = positions.slice(0, start, end).unsqueeze(1);
+      at::Tensor future = positions.unsqueeze(0).gt(qpos);                                  // [c,T]
+      scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+      at::Tensor probs = at::softmax(scores, -1).to(dtype_);
+      chunks.push_back(at::matmul(probs, vg));  // [Hkv,G,c,D]
+    }
+    at::Tensor attn = at::cat(chunks, 2).reshape({n_heads, seq_len, d}).transpose(0, 1).reshape({seq_len, n_heads * d});
+    x = x + maybe_linear(attn, w.o_proj, w.o_bias);
+    x = x + mlp(w, rms_norm(x, w.post_attention_norm));
+  }
+  return logits(all_logits ? x : x.slice(0, seq_len - 1));
+}
+
+at::Tensor CausalLM::decode(const at::Tensor& ids, const at::Tensor& positions, KVCache& cache) {
+  const int64_t rows = ids.size(0);
+  const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, d = config_.head_dim;
+  auto [cos, sin] = rope_at(positions);  // [B, D]
+  cos = cos.unsqueeze(1);
+  sin = sin.unsqueeze(1);
+  const double scale = softmax_scale();
+  at::Tensor x = embed_tokens_.index_select(0, ids);  // [B, H]
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const LayerWeights& w = layers_[l];
+    at::Tensor h = rms_norm(x, w.input_norm);
+    at::Tensor q = maybe_linear(h, w.q_proj, w.q_bias).view({rows, n_heads, d});
+    at::Tensor k = maybe_linear(h, w.k_proj, w.k_bias).view({rows, n_kv, d});
+    at::Tensor v = maybe_linear(h, w.v_proj, w.v_bias).view({rows, n_kv, d});
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+    at::Tensor attn = cache.decode_attention(static_cast<int64_t>(l), q, k, v, positions, scale);
+    x = x + maybe_linear(attn.reshape({rows, n_heads * d}), w.o_proj, w.o_bias);
+    x = x + mlp(w, rms_norm(x, w.post_attention_norm));
+  }
+  return logits(x);
+}
+
+}  // namespace lil
