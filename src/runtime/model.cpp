@@ -6,12 +6,11 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
+#include "core/checkpoint_validate.h"
 #include "core/safetensors.h"
 #include "runtime/kv_cache.h"
 
 namespace lil {
-
-void validate_checkpoint(const ModelConfig& config, const Checkpoint& checkpoint);
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Parity with Hugging Face transformers: fixtures made by scripts/make_parity_fixtures.py (random-initialised
 // Llama-3 and Qwen2 models with real vocabularies and tokenizers; HF float32 greedy references on CPU).
-#include <catch2/catch.hpp>
+#include "catch_torch.h"
 
 #include <cmath>
 

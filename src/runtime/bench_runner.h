@@ -1,0 +1,33 @@
+#pragma once
+// `lil bench`: decode speed of a model shape with random weights (no checkpoint needed), reported against
+// the memory-bandwidth floor measured in the same run: the bytes one decode step must read (weights +
+// attended KV) divided by the device-to-device copy bandwidth.
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/model_config.h"
+
+namespace lil {
+
+struct BenchOptions {
+  std::string shape = "qwen2-1.5b";  // llama-8b | qwen2-1.5b | tiny | path to a config.json
+  std::string device = "cpu";
+  std::string dtype = "auto";
+  int64_t context = 1024;            // prompt tokens per row
+  int64_t batch = 1;
+  int64_t new_tokens = 64;
+  std::string policy = "full";
+  int64_t budget = 0;
+  std::map<std::string, std::string> policy_args;
+  uint64_t seed = 0;
+};
+
+// Named shapes of real models (config.json values of the published checkpoints).
+ModelConfig bench_shape(const std::string& name);
+
+nlohmann::json run_bench(const BenchOptions& options);
+
+}  // namespace lil
