@@ -61,6 +61,11 @@ double CausalLM::softmax_scale() const { return 1.0 / std::sqrt(static_cast<doub
 
 std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
   ModelConfig config = load_model_config(dir);
+  const std::string& rope = config.rope_scaling.type;
+  if (!(rope.empty() || rope == "default" || rope == "linear" || rope == "llama3")) {
+    fail_at(dir + "/config.json", "key 'rope_scaling': rope type '" + rope +
+                                      "' is not supported by lil's model runtime (default, linear, llama3)");
+  }
   Checkpoint checkpoint = Checkpoint::open_dir(dir);
   validate_checkpoint(config, checkpoint);
   std::unique_ptr<CausalLM> model(new CausalLM(config, dtype, device));
