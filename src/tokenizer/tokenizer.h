@@ -1,10 +1,12 @@
 #pragma once
 // Hugging Face byte-level BPE tokenizer (tokenizer.json), as used by Llama-3.x and Qwen2/2.5/3.
 // Encoding equals the Hugging Face `tokenizers` library token for token. No torch here.
+// A loaded Tokenizer may be used from several threads at once.
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lil {
@@ -27,11 +29,15 @@ class Tokenizer {
   std::vector<int32_t> encode(const std::string& text, bool add_special_tokens = true) const;
 
   // Byte-level decode of ids; special tokens are kept unless skip_special_tokens. Invalid UTF-8 that a
-  // partial sequence produces is replaced by U+FFFD, as HF does.
+  // partial sequence produces is replaced by U+FFFD, as HF does. Ids no token has are skipped, as HF
+  // does, and no clean-up of spaces before punctuation is done (that is transformers' Python layer).
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
 
   // Raw vocabulary string of an id (e.g. "Ġthe"); LilError for an id out of range.
   std::string id_to_piece(int32_t id) const;
+  // The bytes an id stands for before UTF-8 repair (a piece of a multi-byte character is possible);
+  // empty for an id no token has, which decode() skips as Hugging Face does.
+  std::string_view id_to_bytes(int32_t id) const;
   std::optional<int32_t> token_to_id(const std::string& token) const;  // vocab or added token
   bool is_special(int32_t id) const;
   int32_t vocab_size() const;  // largest id + 1, added tokens included
