@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include "core/model_config.h"
 #include "runtime/kv_cache.h"

@@ -108,6 +108,14 @@ std::vector<CellSummary> summarize_cells(const std::vector<ResultRow>& rows, con
     c.cap_hit_rate = c.n ? static_cast<double>(a.capped) / static_cast<double>(c.n) : 0;
     out.push_back(c);
   }
+  // Table order: full attention first, then policies by name and budget (largest first), no controller first.
+  std::stable_sort(out.begin(), out.end(), [](const CellSummary& a, const CellSummary& b) {
+    auto rank = [](const CellSummary& c) {
+      return std::make_tuple(c.model, c.dataset, c.subset != "all", c.subset, c.policy != "full", c.policy, -c.budget,
+                             c.policy_args, c.controller != "none", c.controller, c.controller_args);
+    };
+    return rank(a) < rank(b);
+  });
   for (size_t i = 0; i < out.size(); ++i) {
     const auto& c = out[i];
     if (c.policy == "full" && c.controller == "none") full_by_dataset[c.model + "|" + c.dataset + "|" + c.subset] = &out[i];

@@ -132,6 +132,7 @@ int run_sweep(const SweepRunOptions& options) {
     spec.path = d.path;
     spec.limit = d.limit;
     spec.offset = d.offset;
+    spec.use_sample = d.sample;
     spec.question_field = d.question_field;
     spec.answer_field = d.answer_field;
     spec.id_field = d.id_field;

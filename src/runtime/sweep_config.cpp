@@ -173,7 +173,7 @@ SweepConfig parse_sweep_config(const json& doc, const std::string& where, const 
   auto datasets = list_of("datasets");
   for (size_t i = 0; i < datasets.size(); ++i) {
     const std::string w = "datasets[" + std::to_string(i) + "]";
-    check_keys(datasets[i], w, {"name", "kind", "path", "limit", "offset", "question_field", "answer_field", "id_field"}, p);
+    check_keys(datasets[i], w, {"name", "kind", "path", "limit", "offset", "sample", "question_field", "answer_field", "id_field"}, p);
     SweepDataset d;
     d.kind = get_typed<std::string>(datasets[i], "kind", w, p).value_or(
         get_typed<std::string>(datasets[i], "name", w, p).value_or(""));
@@ -186,6 +186,8 @@ SweepConfig parse_sweep_config(const json& doc, const std::string& where, const 
     d.path = resolve(base_dir, get_typed<std::string>(datasets[i], "path", w, p).value_or(""));
     d.limit = get_typed<int64_t>(datasets[i], "limit", w, p).value_or(-1);
     d.offset = get_typed<int64_t>(datasets[i], "offset", w, p).value_or(0);
+    d.sample = get_typed<bool>(datasets[i], "sample", w, p).value_or(false);
+    if (d.sample && !d.path.empty()) p.add(w + ".sample", "give either a path or sample: true, not both");
     if (d.limit == 0 || d.limit < -1) p.add(w + ".limit", "expected a positive integer (or absent for all)");
     if (d.offset < 0) p.add(w + ".offset", "expected >= 0");
     d.question_field = get_typed<std::string>(datasets[i], "question_field", w, p).value_or("");

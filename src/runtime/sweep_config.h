@@ -18,6 +18,7 @@ struct SweepModel {
 struct SweepDataset {
   std::string name, kind, path;  // kind: gsm8k | math500 | aime24 | aime25 | amc23 | jsonl | ...
   int64_t limit = -1, offset = 0;
+  bool sample = false;  // the small hand-written sample file in datasets/samples/ instead of the real data
   std::string question_field, answer_field, id_field;  // generic jsonl
 };
 struct SweepPolicy {

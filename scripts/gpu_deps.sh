@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Run HERE (Debian 12, with apt): downloads the Debian packages lil builds against that the GPU machine's
+# image lacks (it has no package registry), and unpacks them into .gpu-deps/ (ignored by git). The GPU
+# session script (scripts/gpu_session.sh) installs them there under /usr/local. Pass `.gpu-deps` to the
+# device tool's `carry`.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="$root/.gpu-deps"
+packages=(catch2 libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 libpcre2-posix3 libutf8proc-dev libutf8proc2
+          libginac-dev libginac11 libcln-dev libcln6 libsqlite3-dev libsqlite3-0 pkgconf pkgconf-bin libpkgconf3 libgmp-dev libgmp10 libgmpxx4ldbl)
+rm -rf "$out" && mkdir -p "$out/debs" "$out/root"
+(cd "$out/debs" && apt-get download "${packages[@]}" >/dev/null)
+for deb in "$out"/debs/*.deb; do dpkg -x "$deb" "$out/root"; done
+rm -rf "$out/debs" "$out/root/usr/share/doc" "$out/root/usr/share/man"
+find "$out/root" -name "*.a" -delete  # shared libraries only: keeps what travels small
+du -sh "$out"
