@@ -104,7 +104,7 @@ std::vector<Problem> parse_jsonl(const std::string& text, const std::string& pat
     json record;
     try {
       record = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse errors, and numbers that overflow a double (1e999)
       fail_at(where, std::string("malformed JSON: ") + e.what());
     }
     Problem problem = parse_record(record, kind, fields, problems.size(), where);

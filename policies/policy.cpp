@@ -7,10 +7,6 @@
 
 namespace lil {
 
-namespace {
-std::string knob_where(const std::string& key) { return "--policy-arg " + key; }
-}  // namespace
-
 int64_t PolicyArgs::get_int(const std::string& key, int64_t default_value, int64_t min_value, int64_t max_value) {
   used_.insert(key);
   auto it = values_.find(key);
@@ -23,10 +19,10 @@ int64_t PolicyArgs::get_int(const std::string& key, int64_t default_value, int64
     consumed = 0;
   }
   if (consumed == 0 || consumed != it->second.size()) {
-    fail_at(knob_where(key), "expected an integer, got '" + it->second + "'");
+    fail_at(where(key), "expected an integer, got '" + it->second + "'");
   }
   if (value < min_value || value > max_value) {
-    fail_at(knob_where(key), "expected a value in [" + std::to_string(min_value) + ", " + std::to_string(max_value) +
+    fail_at(where(key), "expected a value in [" + std::to_string(min_value) + ", " + std::to_string(max_value) +
                                  "], got " + std::to_string(value));
   }
   return value;
@@ -44,10 +40,10 @@ double PolicyArgs::get_double(const std::string& key, double default_value, doub
     consumed = 0;
   }
   if (consumed == 0 || consumed != it->second.size()) {
-    fail_at(knob_where(key), "expected a number, got '" + it->second + "'");
+    fail_at(where(key), "expected a number, got '" + it->second + "'");
   }
   if (!(value >= min_value && value <= max_value)) {
-    fail_at(knob_where(key), "expected a value in [" + std::to_string(min_value) + ", " + std::to_string(max_value) +
+    fail_at(where(key), "expected a value in [" + std::to_string(min_value) + ", " + std::to_string(max_value) +
                                  "], got " + it->second);
   }
   return value;
@@ -61,15 +57,26 @@ std::string PolicyArgs::get_string(const std::string& key, const std::string& de
   if (!allowed.empty() && !allowed.count(it->second)) {
     std::string list;
     for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    fail_at(knob_where(key), "expected one of {" + list + "}, got '" + it->second + "'");
+    fail_at(where(key), "expected one of {" + list + "}, got '" + it->second + "'");
   }
   return it->second;
 }
 
-void PolicyArgs::check_all_used(const std::string& policy_name) const {
+void PolicyArgs::check_all_used(const std::string& owner_name) const {
   for (const auto& [key, value] : values_) {
-    if (!used_.count(key)) fail_at(knob_where(key), "policy '" + policy_name + "' has no knob '" + key + "'");
+    if (!used_.count(key)) fail_at(where(key), "'" + owner_name + "' has no knob '" + key + "'");
   }
+}
+
+c10::ScalarType score_dtype(c10::ScalarType model_dtype) {
+  return model_dtype == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+at::Tensor gather_slots(const at::Tensor& per_slot, const at::Tensor& slots) {
+  const int64_t rows = per_slot.size(0), heads = per_slot.size(1), n_slots = per_slot.size(2), width = per_slot.size(3);
+  at::Tensor base = at::arange(rows * heads, slots.options()).view({rows, heads, 1}) * n_slots;
+  at::Tensor flat = (slots + base).reshape({-1});
+  return per_slot.reshape({rows * heads * n_slots, width}).index_select(0, flat).view({rows, heads, slots.size(2), width});
 }
 
 int64_t Policy::capacity(int64_t max_context) const {
@@ -80,6 +87,10 @@ at::Tensor Policy::prefill_scores(const PrefillView& view) {
   // Recency: keep the most recent tokens.
   const int64_t prompt_len = view.keys.size(1);
   return at::arange(prompt_len, view.keys.options().dtype(at::kFloat)).unsqueeze(0).expand({view.keys.size(0), prompt_len});
+}
+
+at::Tensor Policy::prefill_protected(const PrefillView& view) {
+  return at::zeros({view.keys.size(0), view.keys.size(1)}, view.keys.options().dtype(at::kBool));
 }
 
 at::Tensor Policy::protected_slots(const LayerCache& cache, const at::Tensor& /*next_position*/) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
 
 namespace lil {
 
@@ -24,15 +25,18 @@ namespace lil {
 class PolicyArgs {
  public:
   PolicyArgs() = default;
-  explicit PolicyArgs(std::map<std::string, std::string> values) : values_(std::move(values)) {}
+  explicit PolicyArgs(std::map<std::string, std::string> values, std::string flag = "--policy-arg")
+      : values_(std::move(values)), flag_(std::move(flag)) {}
   int64_t get_int(const std::string& key, int64_t default_value, int64_t min_value, int64_t max_value);
   double get_double(const std::string& key, double default_value, double min_value, double max_value);
   std::string get_string(const std::string& key, const std::string& default_value, const std::set<std::string>& allowed);
-  void check_all_used(const std::string& policy_name) const;
+  void check_all_used(const std::string& owner_name) const;
+  std::string where(const std::string& key) const { return flag_ + " " + key; }
   const std::map<std::string, std::string>& values() const { return values_; }
 
  private:
   std::map<std::string, std::string> values_;
+  std::string flag_ = "--policy-arg";
   std::set<std::string> used_;
 };
 
@@ -43,19 +47,30 @@ enum class PolicyKind {
   Retention,  // every token resident; each step attends to at most `budget` selected tokens
 };
 
+// The dtype of attention probabilities and policy scores: float32, or float64 for a float64 model (so tests
+// can follow a float64 reference decision for decision).
+c10::ScalarType score_dtype(c10::ScalarType model_dtype);
+
+// Rows of a per-slot tensor: per_slot [B, H, C, D], slots [B, H, K] int64 -> [B, H, K, D]. One row copy per
+// slot (index_select on the flattened tensor), much faster than an element-wise gather on CPU.
+at::Tensor gather_slots(const at::Tensor& per_slot, const at::Tensor& slots);
+
 // One layer's cache. Slots are unordered: RoPE is applied before caching, so attention does not depend on
 // where a token sits; `positions` says which token a slot holds.
 struct LayerCache {
   int64_t layer = 0;
+  int64_t decode_steps = 0;  // decode steps run on this layer so far (host counter, the same for every row)
   at::Tensor keys;       // [B, Hkv, C, D], model dtype
   at::Tensor values;     // [B, Hkv, C, D]
   at::Tensor positions;  // [B, Hkv, C] int64 token position in its sequence, -1 = empty slot
-  at::Tensor scores;     // [B, Hkv, C] float32, policy-defined (e.g. accumulated attention); 0 for empty
+  at::Tensor scores;     // [B, Hkv, C] score dtype (float32, float64 for a float64 model), policy-defined; 0 when
+                         // a slot is written
   std::map<std::string, at::Tensor> aux;  // policy-owned state (e.g. Quest page bounds)
 };
 
 // The tokens attended in one decode step: `slots` [B, Hkv, K] int64 indices into C, `valid` [B, Hkv, K]
-// bool. When `slots` is undefined, all C slots are candidates and `valid` is [B, Hkv, C].
+// bool. When `slots` is undefined, all C slots are candidates and `valid` is [B, Hkv, C]. Invalid entries
+// may hold any in-range slot; they are masked out of the attention and not counted as attended.
 struct Selection {
   at::Tensor slots;
   at::Tensor valid;
@@ -64,9 +79,19 @@ struct Selection {
 // A dense prefill of one row, handed to the policy so it can decide what the decode stage starts from.
 struct PrefillView {
   int64_t layer = 0;
+  int64_t row = 0;
   const at::Tensor& queries;  // [Hq, T, D] after RoPE
   const at::Tensor& keys;     // [Hkv, T, D] after RoPE
   const at::Tensor& values;   // [Hkv, T, D]
+  double softmax_scale = 1.0;
+};
+
+// What a decode step attended, handed to the policy afterwards.
+struct DecodeStepView {
+  const at::Tensor& query;     // [B, Hkv, G, D] after RoPE
+  const at::Tensor& position;  // [B] int64, the position of the token written at this step
+  const Selection& selection;
+  const at::Tensor& probs;     // [B, Hkv, G, K] attention probabilities over the selection, score dtype
   double softmax_scale = 1.0;
 };
 
@@ -94,14 +119,17 @@ class Policy {
   virtual void init_layer(LayerCache& /*cache*/) {}
 
   // ---- Eviction policies ----
-  // Score of each prompt token after the dense prefill of one row: [Hkv, T] float32, higher = keep.
-  // The shared pruner keeps the protected tokens and the top scores up to the capacity, and seeds the
-  // kept slots' `scores` with these values.
+  // Score of each prompt token after the dense prefill of one row: [Hkv, T], higher = keep. The shared
+  // pruner keeps the protected tokens plus the top scores up to the capacity (ties keep the earlier token)
+  // and seeds the kept slots' `scores` with these values, so they must be finite.
   virtual at::Tensor prefill_scores(const PrefillView& view);
+  // Prompt tokens the pruner must keep whatever their score: [Hkv, T] bool. Default: none.
+  virtual at::Tensor prefill_protected(const PrefillView& view);
   // Tokens that must not be evicted now (e.g. attention sinks, the recent window): [B, Hkv, C] bool.
   // `next_position` [B] is the position of the token about to be written.
   virtual at::Tensor protected_slots(const LayerCache& cache, const at::Tensor& next_position);
-  // Score of each resident slot when choosing a victim (lowest evicted among unprotected): [B, Hkv, C].
+  // Score of each resident slot when choosing a victim: the lowest among unprotected slots is evicted, the
+  // oldest token among equal lowest scores: [B, Hkv, C].
   virtual at::Tensor eviction_scores(const LayerCache& cache) { return cache.scores; }
 
   // ---- Retention policies ----
@@ -109,12 +137,13 @@ class Policy {
   virtual Selection select(LayerCache& cache, const at::Tensor& query, const at::Tensor& current_position);
 
   // ---- All policies ----
-  // Called after the new token's K/V were written to `slot` [B, Hkv] (and after the prefill's writes,
-  // with slot undefined). Retention policies keep their metadata (e.g. page bounds) here.
+  // Called once the prefill of `view.row` is stored (and, for eviction policies, pruned).
+  virtual void after_prefill(LayerCache& /*cache*/, const PrefillView& /*view*/) {}
+  // Called after a decode step wrote the new token's K/V to `slot` [B, Hkv], before attention. Retention
+  // policies keep their metadata (e.g. page bounds) here.
   virtual void after_write(LayerCache& /*cache*/, const at::Tensor& /*slot*/) {}
-  // Called with the attention probabilities of the step over the selection: probs [B, Hkv, G, K] float32
-  // (K = C when selection.slots is undefined). H2O/TOVA update `scores` here.
-  virtual void after_attention(LayerCache& /*cache*/, const Selection& /*selection*/, const at::Tensor& /*probs*/) {}
+  // Called after the attention of a decode step (H2O/TOVA update `scores` here).
+  virtual void after_attention(LayerCache& /*cache*/, const DecodeStepView& /*step*/) {}
 
  protected:
   int64_t budget_;

@@ -1,7 +1,5 @@
 #include "policies/sink.h"
 
-#include <limits>
-
 #include <ATen/ATen.h>
 
 namespace lil {
@@ -11,9 +9,14 @@ SinkPolicy::SinkPolicy(int64_t budget, int64_t n_sink, const PolicyGeometry& geo
 
 at::Tensor SinkPolicy::prefill_scores(const PrefillView& view) {
   const int64_t prompt_len = view.keys.size(1);
-  at::Tensor pos = at::arange(prompt_len, view.keys.options().dtype(at::kFloat));
-  at::Tensor scores = pos.masked_fill(pos.lt(static_cast<double>(n_sink_)), std::numeric_limits<float>::infinity());
-  return scores.unsqueeze(0).expand({view.keys.size(0), prompt_len});
+  at::Tensor recency = at::arange(prompt_len, view.keys.options().dtype(score_dtype(view.keys.scalar_type())));
+  return recency.unsqueeze(0).expand({view.keys.size(0), prompt_len});
+}
+
+at::Tensor SinkPolicy::prefill_protected(const PrefillView& view) {
+  const int64_t prompt_len = view.keys.size(1);
+  at::Tensor pos = at::arange(prompt_len, view.keys.options().dtype(at::kLong));
+  return pos.lt(n_sink_).unsqueeze(0).expand({view.keys.size(0), prompt_len});
 }
 
 at::Tensor SinkPolicy::protected_slots(const LayerCache& cache, const at::Tensor& /*next_position*/) {
@@ -21,7 +24,7 @@ at::Tensor SinkPolicy::protected_slots(const LayerCache& cache, const at::Tensor
 }
 
 at::Tensor SinkPolicy::eviction_scores(const LayerCache& cache) {
-  return cache.positions.to(at::kFloat);  // oldest first
+  return cache.positions.to(cache.scores.scalar_type());  // oldest first
 }
 
 }  // namespace lil

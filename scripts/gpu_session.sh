@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One call on the GPU machine (device tool; carry .gpu-deps and the two tokenizer model folders):
+# One call on the GPU machine (device tool; carry .carry/, made by scripts/gpu_deps.sh):
 #   installs the carried Debian libraries under /usr/local, builds lil against the machine's CUDA LibTorch
 #   (TORCH_CUDA_ARCH_LIST=9.0a), runs the whole test suite (CUDA tests included), then `lil bench` and the
 #   Hugging Face baseline on the same shapes, writing logs and results/gpu/<gpu>-<date>.json to $OUT.
@@ -15,14 +15,18 @@ log() { echo "[gpu_session $(date +%T)] $*"; }
 export OPENBLAS_NUM_THREADS=1 PYTHONUNBUFFERED=1
 
 if has deps; then
+  # The device tool's 64 MiB limit: the libraries and tokenizers can travel compressed in .carry/.
+  [[ -f .carry/deps.tar.xz ]] && mkdir -p .gpu-deps && tar -C .gpu-deps -xJf .carry/deps.tar.xz
+  [[ -f .carry/tokenizers.tar.xz ]] && tar -xJf .carry/tokenizers.tar.xz
   log "installing carried libraries"
   src=.gpu-deps/root/usr
   mkdir -p /usr/local/lib/pkgconfig /usr/local/lib/cmake /usr/local/include /usr/local/bin
-  cp -rn "$src"/include/* /usr/local/include/
-  cp -an "$src"/lib/x86_64-linux-gnu/*.so* /usr/local/lib/
-  cp -n "$src"/lib/x86_64-linux-gnu/pkgconfig/*.pc "$src"/share/pkgconfig/*.pc /usr/local/lib/pkgconfig/ 2>/dev/null
-  [[ -d "$src"/lib/cmake ]] && cp -rn "$src"/lib/cmake/* /usr/local/lib/cmake/
-  [[ -d "$src"/lib/x86_64-linux-gnu/cmake ]] && cp -rn "$src"/lib/x86_64-linux-gnu/cmake/* /usr/local/lib/cmake/
+  cp -r --update=none "$src"/include/* /usr/local/include/
+  cp -a --update=none "$src"/lib/x86_64-linux-gnu/*.so* /usr/local/lib/
+  cp --update=none $(find "$src" -name "*.a") /usr/local/lib/
+  cp --update=none "$src"/lib/x86_64-linux-gnu/pkgconfig/*.pc "$src"/share/pkgconfig/*.pc /usr/local/lib/pkgconfig/ 2>/dev/null
+  [[ -d "$src"/lib/cmake ]] && cp -r --update=none "$src"/lib/cmake/* /usr/local/lib/cmake/
+  [[ -d "$src"/lib/x86_64-linux-gnu/cmake ]] && cp -r --update=none "$src"/lib/x86_64-linux-gnu/cmake/* /usr/local/lib/cmake/
   command -v pkg-config >/dev/null || cp "$src"/bin/pkgconf /usr/local/bin/pkg-config
   sed -i -e 's|^prefix=/usr$|prefix=/usr/local|' -e 's|/usr/lib/x86_64-linux-gnu|/usr/local/lib|g' \
          -e 's|${prefix}/lib/x86_64-linux-gnu|${prefix}/lib|g' -e 's|^libdir=.*x86_64-linux-gnu$|libdir=${prefix}/lib|' \
@@ -70,6 +74,15 @@ if has bench; then
     ./build-gpu/lil bench --shape llama-8b --random-weights --device cuda --context 32768 --batch 1 --new-tokens 16 \
       --policy $policy --json 2>&1 | grep '^{' >> "$file"
   done
+  # Controller cost: Guardian that never fires (t=0) vs none, 520 tokens (checks at 250 and 500).
+  for batch in 1 32; do
+    for ctl in "none" "guardian --controller-arg t=0"; do
+      # shellcheck disable=SC2086
+      ./build-gpu/lil bench --shape qwen2-1.5b --random-weights --device cuda --context 128 --batch "$batch" \
+        --new-tokens 520 --controller $ctl --json 2>&1 | grep '^{' >> "$file"
+    done
+  done
+  ./build-gpu/lil_bench --benchmark_filter='Guardian|Lz77' --benchmark_format=json > "$out/bench_controllers.json" 2>/dev/null
   cat "$file"
 fi
 

@@ -5,12 +5,13 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 apt_packages=(
-  build-essential cmake ninja-build ccache pkg-config git
+  build-essential cmake ninja-build ccache pkg-config git clang libclang-rt-14-dev
   libtorch-dev libopenblas0-pthread
   nlohmann-json3-dev libcli11-dev catch2 libbenchmark-dev
   libpcre2-dev libutf8proc-dev libginac-dev libcln-dev
   libsqlite3-dev sqlite3 libzstd-dev zlib1g-dev
   python3 python3-matplotlib
+  slurmctld slurmd slurm-client munge
 )
 # Node.js and npm come with the machine image; take Debian's only where none is installed.
 command -v npm >/dev/null 2>&1 || apt_packages+=(nodejs npm)

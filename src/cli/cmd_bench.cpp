@@ -12,6 +12,7 @@ namespace {
 struct BenchCliOptions {
   BenchOptions bench;
   std::vector<std::string> policy_args;
+  std::vector<std::string> controller_args;
   bool random_weights = false;
   bool json = false;
 };
@@ -29,9 +30,12 @@ Registrar registrar("bench", "Decode speed of a model shape with random weights 
   sub.add_option("--policy", o->bench.policy, "Sparse-attention policy")->capture_default_str();
   sub.add_option("--budget", o->bench.budget, "KV budget (tokens)");
   sub.add_option("--policy-arg", o->policy_args, "Policy knob key=value (repeatable)");
+  sub.add_option("--controller", o->bench.controller, "Stop controller running alongside (none = off)")->capture_default_str();
+  sub.add_option("--controller-arg", o->controller_args, "Controller knob key=value (repeatable)");
   sub.add_flag("--json", o->json, "Print one JSON object");
   return [o]() {
     for (const auto& [k, v] : parse_key_values(o->policy_args, "--policy-arg")) o->bench.policy_args[k] = v;
+    for (const auto& [k, v] : parse_key_values(o->controller_args, "--controller-arg")) o->bench.controller_args[k] = v;
     nlohmann::json r = run_bench(o->bench);
     if (o->json) {
       std::cout << r.dump() << "\n";

@@ -41,7 +41,7 @@ std::map<size_t, std::string> read_predictions(const std::string& path, size_t s
     json record;
     try {
       record = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse errors, and numbers that overflow a double (1e999)
       fail_at(where, std::string("malformed JSON: ") + e.what());
     }
     if (!record.is_object()) fail_at(where, "expected a JSON object {\"index\": i, \"output\": \"...\"}");

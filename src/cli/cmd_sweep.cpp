@@ -1,4 +1,5 @@
 // lil sweep: run a sweep config into a results database (resumable, batch-atomic).
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -14,27 +15,31 @@ struct SweepCliOptions {
   std::string shard;
 };
 
+// A whole decimal number, or a LilError naming where it came from.
+long long parse_count(const std::string& text, const std::string& where) {
+  try {
+    size_t used = 0;
+    const long long value = std::stoll(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  fail_at(where, "expected a whole number, got '" + text + "'");
+}
+
 ShardSpec parse_shard(const std::string& text) {
-  std::string value = text;
-  if (value == "auto") {
+  if (text == "auto") {
     const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
     const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
     if (!id || !count) fail_at("--shard auto", "needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT in the environment");
+    // Arrays need not start at 0 (--array=4-7): the shard is the task's place in the array.
     const char* min_id = std::getenv("SLURM_ARRAY_TASK_MIN");
-    const long long offset = min_id ? std::atoll(min_id) : 0;
-    return ShardSpec{std::atoll(id) - offset, std::atoll(count)};
+    const long long offset = min_id ? parse_count(min_id, "SLURM_ARRAY_TASK_MIN") : 0;
+    return ShardSpec{parse_count(id, "SLURM_ARRAY_TASK_ID") - offset, parse_count(count, "SLURM_ARRAY_TASK_COUNT")};
   }
-  const auto slash = value.find('/');
+  const auto slash = text.find('/');
   if (slash == std::string::npos) fail_at("--shard", "expected I/N (e.g. 0/4) or auto, got '" + text + "'");
-  try {
-    size_t a = 0, b = 0;
-    const long long index = std::stoll(value.substr(0, slash), &a);
-    const long long count = std::stoll(value.substr(slash + 1), &b);
-    if (a != slash || b != value.size() - slash - 1) throw std::invalid_argument(text);
-    return ShardSpec{index, count};
-  } catch (const std::exception&) {
-    fail_at("--shard", "expected I/N (e.g. 0/4) or auto, got '" + text + "'");
-  }
+  const std::string where = "--shard " + text;
+  return ShardSpec{parse_count(text.substr(0, slash), where), parse_count(text.substr(slash + 1), where)};
 }
 
 Registrar registrar("sweep", "Run a sweep config (models x data sets x policies/budgets x controllers) into a results database",

@@ -26,7 +26,7 @@ std::string text_of_line(const std::string& line, size_t line_number) {
   nlohmann::json value;
   try {
     value = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse errors and out-of-range numbers
     fail_at(where, "malformed JSON: expected one JSON string per line (" + std::string(e.what()) + ")");
   }
   if (!value.is_string()) fail_at(where, "expected a JSON string, got " + std::string(value.type_name()));

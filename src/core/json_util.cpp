@@ -25,6 +25,8 @@ json parse_json_text(const std::string& text, const std::string& where) {
     return json::parse(text);
   } catch (const json::parse_error& e) {
     fail_at(where, "malformed JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+  } catch (const json::exception& e) {  // e.g. a number that overflows a double (1e999)
+    fail_at(where, std::string("unsupported JSON: ") + e.what());
   }
 }
 

@@ -70,6 +70,9 @@ int64_t positive_int(const json& object, const std::string& field, const std::st
   }
   const int64_t value = int_value(*v, where, key);
   if (value <= 0) bad_key(where, key, "a positive integer", std::to_string(value));
+  // Bounded so an absurd config fails here instead of exhausting memory in the tensor table.
+  constexpr int64_t kLargestSize = int64_t{1} << 24;
+  if (value > kLargestSize) bad_key(where, key, "a positive integer of at most 2^24", std::to_string(value));
   return value;
 }
 
@@ -227,6 +230,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   c.hidden_size = positive_int(root, "hidden_size", where, "hidden_size");
   c.intermediate_size = positive_int(root, "intermediate_size", where, "intermediate_size");
   c.num_hidden_layers = positive_int(root, "num_hidden_layers", where, "num_hidden_layers");
+  if (c.num_hidden_layers > 4096) bad_key(where, "num_hidden_layers", "at most 4096 layers", std::to_string(c.num_hidden_layers));
   c.num_attention_heads = positive_int(root, "num_attention_heads", where, "num_attention_heads");
   c.num_key_value_heads = positive_int(root, "num_key_value_heads", where, "num_key_value_heads", c.num_attention_heads);
   if (c.num_attention_heads % c.num_key_value_heads != 0) {

@@ -248,6 +248,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       header = json::parse(header_text);
     } catch (const json::parse_error& e) {
       fail_at(path, "header is not valid JSON (byte " + std::to_string(e.byte) + "): " + e.what());
+    } catch (const json::exception& e) {
+      fail_at(path, std::string("header holds unsupported JSON: ") + e.what());
     }
     if (!header.is_object()) fail_at(path, "header is not a JSON object, got " + json_type_name(header));
 

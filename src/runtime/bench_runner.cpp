@@ -80,6 +80,29 @@ ModelConfig bench_shape(const std::string& name) {
     c.attention_bias = true;
     return c;
   }
+  if (name == "qwen2-moe-a2.7b") {  // Qwen1.5-MoE-A2.7B: 60 routed experts (top-4) and a shared expert per layer
+    c.architecture = Architecture::Qwen2Moe;
+    c.model_type = "qwen2_moe";
+    c.vocab_size = 151936;
+    c.hidden_size = 2048;
+    c.intermediate_size = 5632;
+    c.num_hidden_layers = 24;
+    c.num_attention_heads = 16;
+    c.num_key_value_heads = 16;
+    c.head_dim = 128;
+    c.rms_norm_eps = 1e-6;
+    c.rope_theta = 1000000.0;
+    c.max_position_embeddings = 8192;
+    c.tie_word_embeddings = false;
+    c.attention_bias = true;
+    c.num_experts = 60;
+    c.num_experts_per_tok = 4;
+    c.moe_intermediate_size = 1408;
+    c.shared_expert_intermediate_size = 5632;
+    c.norm_topk_prob = false;
+    c.decoder_sparse_step = 1;
+    return c;
+  }
   if (name == "tiny") {  // a CPU-sized Llama shape
     c.architecture = Architecture::Llama;
     c.model_type = "llama";
@@ -98,7 +121,7 @@ ModelConfig bench_shape(const std::string& name) {
     const std::string text = read_text_file(name);
     return parse_model_config(text, name);
   }
-  fail_at("--shape", "expected llama-8b, qwen2-1.5b, tiny or a config.json path, got '" + name + "'");
+  fail_at("--shape", "expected llama-8b, qwen2-1.5b, qwen2-moe-a2.7b, tiny or a config.json path, got '" + name + "'");
 }
 
 nlohmann::json run_bench(const BenchOptions& o) {
@@ -129,7 +152,17 @@ nlohmann::json run_bench(const BenchOptions& o) {
     warm[0].max_new_tokens = 4;
     generate(*model, warm, gen);
   }
+  std::unique_ptr<StopController> controller = make_controller(o.controller, o.controller_args);
+  gen.controller = controller.get();
   auto results = generate(*model, requests, gen);
+  int64_t controller_checks = 0;
+  double controller_check_s = 0;
+  for (const auto& r : results) {
+    for (const auto& c : r.checks) {
+      controller_checks += 1;
+      controller_check_s += c.seconds;
+    }
+  }
 
   // Bytes one decode step must read: every weight once (the embedding table only when tied, since it is
   // then the LM head; a lookup reads one row) plus the KV entries attended by every row.
@@ -155,7 +188,9 @@ nlohmann::json run_bench(const BenchOptions& o) {
       {"tokens_per_s", jct > ttft ? static_cast<double>(o.batch) * static_cast<double>(o.new_tokens - 1) / (jct - ttft) : 0.0},
       {"weight_bytes_per_step", weight_bytes}, {"kv_bytes_per_step", kv_bytes}, {"bytes_per_step", step_bytes},
       {"achieved_GBps", p50 > 0 ? step_bytes / p50 / 1e9 : 0.0}, {"copy_bandwidth_GBps", bandwidth / 1e9},
-      {"floor_s", floor_s}, {"tbt_over_floor", floor_s > 0 ? p50 / floor_s : 0.0}, {"mode", "eager"}};
+      {"floor_s", floor_s}, {"tbt_over_floor", floor_s > 0 ? p50 / floor_s : 0.0}, {"mode", "eager"},
+      {"jct_s", jct}, {"controller", o.controller}, {"controller_checks", controller_checks},
+      {"controller_check_s", controller_check_s}};
   return out;
 }
 

@@ -22,6 +22,8 @@ struct BenchOptions {
   std::string policy = "full";
   int64_t budget = 0;
   std::map<std::string, std::string> policy_args;
+  std::string controller = "none";  // a stop controller running alongside (its cost is part of the JCT)
+  std::map<std::string, std::string> controller_args;
   uint64_t seed = 0;
 };
 

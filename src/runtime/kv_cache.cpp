@@ -21,7 +21,7 @@ KVCache::KVCache(std::unique_ptr<Policy> policy, const CacheShape& shape, c10::S
     c.keys = at::zeros({shape.rows, shape.n_kv_heads, capacity_, shape.head_dim}, float_opts);
     c.values = at::zeros({shape.rows, shape.n_kv_heads, capacity_, shape.head_dim}, float_opts);
     c.positions = at::full({shape.rows, shape.n_kv_heads, capacity_}, -1, long_opts);
-    c.scores = at::zeros({shape.rows, shape.n_kv_heads, capacity_}, float_opts.dtype(at::kFloat));
+    c.scores = at::zeros({shape.rows, shape.n_kv_heads, capacity_}, float_opts.dtype(score_dtype(dtype)));
     policy_->init_layer(c);
   }
   step_attended_ = at::zeros({shape.rows}, long_opts);
@@ -38,65 +38,66 @@ void KVCache::store_prefill(int64_t layer, int64_t row, const at::Tensor& q, con
                             double softmax_scale) {
   LayerCache& c = layers_[static_cast<size_t>(layer)];
   const int64_t prompt_len = k.size(1);
-  at::Tensor keep;           // [Hkv, n] prompt positions kept
-  at::Tensor keep_scores;    // [Hkv, n]
-  if (policy_->kind() == PolicyKind::Eviction && prompt_len > capacity_) {
-    PrefillView view{layer, q, k, v, softmax_scale};
-    at::Tensor scores = policy_->prefill_scores(view).to(at::kFloat);
-    auto top = scores.topk(capacity_, /*dim=*/-1, /*largest=*/true, /*sorted=*/false);
-    keep = std::get<1>(top);
-    at::Tensor order = std::get<1>(keep.sort(-1));
-    keep = keep.gather(-1, order);
-    keep_scores = std::get<0>(top).gather(-1, order);
-    // Protected tokens are marked +inf by the policy; store a finite score so later sums stay finite.
-    keep_scores = at::nan_to_num(keep_scores, 0.0, 0.0, 0.0);
+  const PrefillView view{layer, row, q, k, v, softmax_scale};
+  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(device_);
+  at::Tensor keep;         // [Hkv, n] prompt positions kept, ascending
+  at::Tensor keep_scores;  // [Hkv, n]
+  if (policy_->kind() == PolicyKind::Eviction) {
+    at::Tensor scores = policy_->prefill_scores(view).to(c.scores.scalar_type());  // [Hkv, T]
+    if (prompt_len > capacity_) {
+      at::Tensor rank = scores.masked_fill(policy_->prefill_protected(view), std::numeric_limits<double>::infinity());
+      // A stable descending sort keeps the earlier token among equal scores, so the kept set is fully
+      // determined by the policy's rule (a reference implementation can reproduce it exactly).
+      at::Tensor by_rank = std::get<1>(rank.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/true));
+      keep = std::get<0>(by_rank.slice(1, 0, capacity_).sort(-1));
+      keep_scores = scores.gather(1, keep);
+    } else {
+      keep = at::arange(prompt_len, long_opts).unsqueeze(0).expand({k.size(0), prompt_len});
+      keep_scores = scores;
+    }
   } else {
     if (prompt_len > capacity_) {
       throw LilError("prompt of " + std::to_string(prompt_len) + " tokens does not fit a KV cache of " +
                      std::to_string(capacity_) + " slots");
     }
-    keep = at::arange(prompt_len, at::TensorOptions().dtype(at::kLong).device(device_))
-               .unsqueeze(0)
-               .expand({k.size(0), prompt_len});
-    if (policy_->kind() == PolicyKind::Eviction) {
-      PrefillView view{layer, q, k, v, softmax_scale};
-      keep_scores = at::nan_to_num(policy_->prefill_scores(view).to(at::kFloat), 0.0, 0.0, 0.0);
-    } else {
-      keep_scores = at::zeros({k.size(0), prompt_len}, at::TensorOptions().dtype(at::kFloat).device(device_));
-    }
+    keep = at::arange(prompt_len, long_opts).unsqueeze(0).expand({k.size(0), prompt_len});
+    keep_scores = at::zeros({k.size(0), prompt_len}, c.scores.options());
   }
   const int64_t n = keep.size(1);
   const int64_t head_dim = k.size(2);
   auto idx = keep.unsqueeze(-1).expand({keep.size(0), n, head_dim});
-  using at::indexing::Slice;
   c.keys[row].slice(1, 0, n).copy_(k.gather(1, idx));
   c.values[row].slice(1, 0, n).copy_(v.gather(1, idx));
   c.positions[row].fill_(-1);
   c.positions[row].slice(1, 0, n).copy_(keep);
   c.scores[row].zero_();
   c.scores[row].slice(1, 0, n).copy_(keep_scores);
-  policy_->after_write(c, at::Tensor());
+  policy_->after_prefill(c, view);
 }
 
 at::Tensor KVCache::decode_attention(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                      const at::Tensor& position, double softmax_scale) {
   LayerCache& c = layers_[static_cast<size_t>(layer)];
+  c.decode_steps += 1;
   const int64_t rows = q.size(0);
   const int64_t n_kv = shape_.n_kv_heads;
   const int64_t group = shape_.n_q_heads / n_kv;
   const int64_t head_dim = shape_.head_dim;
+  const auto score_type = c.scores.scalar_type();
 
   // 1. Where the new token goes: the first empty slot, else (eviction) the unprotected slot with the
-  //    lowest score. Fixed shapes, no host reads.
+  //    lowest score, the oldest token among equal lowest scores. Fixed shapes, no host reads.
   at::Tensor empty = c.positions.lt(0);                                   // [B,Hkv,C]
   at::Tensor first_empty = empty.to(at::kByte).argmax(-1);                // [B,Hkv]
   at::Tensor has_empty = empty.any(-1);
   at::Tensor slot = first_empty;
   if (policy_->kind() == PolicyKind::Eviction) {
     at::Tensor prot = policy_->protected_slots(c, position);
-    at::Tensor eff = policy_->eviction_scores(c).to(at::kFloat).masked_fill(prot.logical_or(empty),
-                                                                          std::numeric_limits<float>::infinity());
-    at::Tensor victim = eff.argmin(-1);
+    at::Tensor eff = policy_->eviction_scores(c).to(score_type).masked_fill(prot.logical_or(empty),
+                                                                           std::numeric_limits<double>::infinity());
+    at::Tensor lowest = eff.amin(-1, /*keepdim=*/true);
+    at::Tensor age = c.positions.masked_fill(eff.ne(lowest), std::numeric_limits<int64_t>::max());
+    at::Tensor victim = age.argmin(-1);
     slot = at::where(has_empty, first_empty, victim);
   }
   auto slot3 = slot.unsqueeze(-1);                                        // [B,Hkv,1]
@@ -113,16 +114,16 @@ at::Tensor KVCache::decode_attention(int64_t layer, const at::Tensor& q, const a
   at::Tensor keys = c.keys;
   at::Tensor values = c.values;
   if (sel.slots.defined()) {
-    auto idx = sel.slots.unsqueeze(-1).expand({rows, n_kv, sel.slots.size(2), head_dim});
-    keys = c.keys.gather(2, idx);
-    values = c.values.gather(2, idx);
+    keys = gather_slots(c.keys, sel.slots);
+    values = gather_slots(c.values, sel.slots);
   }
-  // 3. Attend: scores in the model dtype (as HF), softmax in float32.
-  at::Tensor logits = at::matmul(query, keys.transpose(2, 3)).to(at::kFloat) * softmax_scale;  // [B,Hkv,G,K]
-  logits = logits.masked_fill(sel.valid.logical_not().unsqueeze(2), -std::numeric_limits<float>::infinity());
+  // 3. Attend: logits in the model dtype (as HF), softmax in the score dtype (float32, or float64 for a
+  //    float64 model so tests can compare with a float64 reference decision for decision).
+  at::Tensor logits = at::matmul(query, keys.transpose(2, 3)).to(score_type) * softmax_scale;  // [B,Hkv,G,K]
+  logits = logits.masked_fill(sel.valid.logical_not().unsqueeze(2), -std::numeric_limits<double>::infinity());
   at::Tensor probs = at::softmax(logits, -1);
   at::Tensor out = at::matmul(probs.to(values.scalar_type()), values);  // [B,Hkv,G,D]
-  policy_->after_attention(c, sel, probs);
+  policy_->after_attention(c, DecodeStepView{query, position, sel, probs, softmax_scale});
 
   // 4. Count what was attended and resident (max over KV heads, then over layers).
   at::Tensor attended = sel.valid.sum(-1).amax(-1);                      // [B]

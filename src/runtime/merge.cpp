@@ -35,8 +35,13 @@ MergeSummary merge_results(const std::string& out_path, const std::vector<std::s
         fail_at(input, "comes from another sweep config (hash " + run.config_hash + ", expected " + config_hash + ")");
       }
       if (!run.shard.empty()) {
+        const int64_t count = std::stoll(run.shard.substr(run.shard.find('/') + 1));
+        if (shard_count != 0 && count != shard_count) {
+          fail_at(input, "is shard " + run.shard + " of another partition (the other inputs are shards of " +
+                             std::to_string(shard_count) + "); merge the shards of one --shard I/N run");
+        }
         shards_seen.insert(run.shard);
-        shard_count = std::stoll(run.shard.substr(run.shard.find('/') + 1));
+        shard_count = count;
       }
     }
     for (auto& row : db.rows()) {

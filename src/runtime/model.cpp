@@ -51,9 +51,6 @@ at::Tensor rope_inverse_frequencies(const ModelConfig& config) {
 
 CausalLM::CausalLM(ModelConfig config, c10::ScalarType dtype, c10::Device device)
     : config_(std::move(config)), dtype_(dtype), device_(device) {
-  if (config_.architecture == Architecture::Qwen2Moe) {
-    fail_at(architecture_name(config_.architecture), "mixture-of-experts models are not supported yet");
-  }
   inv_freq_ = rope_inverse_frequencies(config_).to(device_);
 }
 
@@ -95,12 +92,29 @@ std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, c10::ScalarType
     w.k_bias = fetch(p + "self_attn.k_proj.bias");
     w.v_bias = fetch(p + "self_attn.v_proj.bias");
     w.o_bias = fetch(p + "self_attn.o_proj.bias");
-    w.gate_proj = fetch(p + "mlp.gate_proj.weight");
-    w.up_proj = fetch(p + "mlp.up_proj.weight");
-    w.down_proj = fetch(p + "mlp.down_proj.weight");
-    w.gate_bias = fetch(p + "mlp.gate_proj.bias");
-    w.up_bias = fetch(p + "mlp.up_proj.bias");
-    w.down_bias = fetch(p + "mlp.down_proj.bias");
+    auto fetch_swiglu = [&](const std::string& prefix) {
+      return SwiGluWeights{fetch(prefix + "gate_proj.weight"), fetch(prefix + "up_proj.weight"),
+                           fetch(prefix + "down_proj.weight"), fetch(prefix + "gate_proj.bias"),
+                           fetch(prefix + "up_proj.bias"),     fetch(prefix + "down_proj.bias")};
+    };
+    if (config.layer_is_moe(i)) {
+      // Checkpoints store one tensor per expert; the runtime keeps each projection stacked [E, ...].
+      auto fetch_stacked = [&](const std::string& projection) {
+        std::vector<at::Tensor> per_expert;
+        for (int64_t e = 0; e < config.num_experts; ++e) {
+          per_expert.push_back(fetch(p + "mlp.experts." + std::to_string(e) + "." + projection + ".weight"));
+        }
+        return at::stack(per_expert);
+      };
+      w.moe.router = fetch(p + "mlp.gate.weight");
+      w.moe.experts_gate_proj = fetch_stacked("gate_proj");
+      w.moe.experts_up_proj = fetch_stacked("up_proj");
+      w.moe.experts_down_proj = fetch_stacked("down_proj");
+      w.moe.shared_expert = fetch_swiglu(p + "mlp.shared_expert.");
+      w.moe.shared_expert_gate = fetch(p + "mlp.shared_expert_gate.weight");
+    } else {
+      w.mlp = fetch_swiglu(p + "mlp.");
+    }
     model->layers_.push_back(std::move(w));
   }
   return model;
@@ -140,9 +154,24 @@ std::unique_ptr<CausalLM> CausalLM::random(const ModelConfig& config, c10::Scala
       w.k_bias = normal({kv_out});
       w.v_bias = normal({kv_out});
     }
-    w.gate_proj = normal({config.intermediate_size, h});
-    w.up_proj = normal({config.intermediate_size, h});
-    w.down_proj = normal({h, config.intermediate_size});
+    auto random_swiglu = [&](int64_t width) {
+      SwiGluWeights mlp;
+      mlp.gate_proj = normal({width, h});
+      mlp.up_proj = normal({width, h});
+      mlp.down_proj = normal({h, width});
+      return mlp;
+    };
+    if (config.layer_is_moe(i)) {
+      const int64_t experts = config.num_experts, width = config.moe_intermediate_size;
+      w.moe.router = normal({experts, h});
+      w.moe.experts_gate_proj = normal({experts, width, h});
+      w.moe.experts_up_proj = normal({experts, width, h});
+      w.moe.experts_down_proj = normal({experts, h, width});
+      w.moe.shared_expert = random_swiglu(config.shared_expert_intermediate_size);
+      w.moe.shared_expert_gate = normal({1, h});
+    } else {
+      w.mlp = random_swiglu(config.intermediate_size);
+    }
     model->layers_.push_back(std::move(w));
   }
   return model;
@@ -181,10 +210,10 @@ at::Tensor CausalLM::rms_norm(const at::Tensor& x, const at::Tensor& weight) con
   return weight * xf.to(x.scalar_type());
 }
 
-at::Tensor CausalLM::mlp(const LayerWeights& w, const at::Tensor& x) const {
-  at::Tensor gate = maybe_linear(x, w.gate_proj, w.gate_bias);
-  at::Tensor up = maybe_linear(x, w.up_proj, w.up_bias);
-  return maybe_linear(at::silu(gate) * up, w.down_proj, w.down_bias);
+at::Tensor CausalLM::feed_forward(int64_t layer, const at::Tensor& x) const {
+  const LayerWeights& w = this->layer(layer);
+  if (w.moe.defined()) return moe_forward(w.moe, x, config_.num_experts_per_tok, config_.norm_topk_prob);
+  return swiglu(w.mlp, x);
 }
 
 at::Tensor CausalLM::logits(const at::Tensor& hidden) const {
@@ -226,7 +255,7 @@ at::Tensor CausalLM::prefill(const at::Tensor& ids, int64_t row, KVCache& cache,
     }
     at::Tensor attn = at::cat(chunks, 2).reshape({n_heads, seq_len, d}).transpose(0, 1).reshape({seq_len, n_heads * d});
     x = x + maybe_linear(attn, w.o_proj, w.o_bias);
-    x = x + mlp(w, rms_norm(x, w.post_attention_norm));
+    x = x + feed_forward(static_cast<int64_t>(l), rms_norm(x, w.post_attention_norm));
   }
   return logits(all_logits ? x : x.slice(0, seq_len - 1));
 }
@@ -249,7 +278,7 @@ at::Tensor CausalLM::decode(const at::Tensor& ids, const at::Tensor& positions, 
     k = k * cos + rotate_half(k) * sin;
     at::Tensor attn = cache.decode_attention(static_cast<int64_t>(l), q, k, v, positions, scale);
     x = x + maybe_linear(attn.reshape({rows, n_heads * d}), w.o_proj, w.o_bias);
-    x = x + mlp(w, rms_norm(x, w.post_attention_norm));
+    x = x + feed_forward(static_cast<int64_t>(l), rms_norm(x, w.post_attention_norm));
   }
   return logits(x);
 }

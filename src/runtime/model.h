@@ -1,8 +1,9 @@
 #pragma once
-// Decoder-only transformer of the Llama / Qwen2 families (HF semantics): embeddings, RMSNorm, RoPE (with
-// llama3 / linear scaling), GQA attention, SwiGLU MLP, final norm, (tied) LM head. Prefill is dense and
-// causal over one sequence; decode runs one token for every row of the batch through the KV cache, whose
-// policy decides what is kept and attended.
+// Decoder-only transformer of the Llama / Qwen2 / Qwen2-MoE families (HF semantics): embeddings, RMSNorm,
+// RoPE (with llama3 / linear scaling), GQA attention, a SwiGLU MLP or (Qwen2-MoE sparse layers) a
+// mixture-of-experts block, final norm, (tied) LM head. Prefill is dense and causal over one sequence; decode
+// runs one token for every row of the batch through the KV cache, whose policy decides what is kept and
+// attended.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 #include <c10/core/ScalarType.h>
 
 #include "core/model_config.h"
+#include "runtime/moe.h"
 
 namespace lil {
 
@@ -22,8 +24,9 @@ struct LayerWeights {
   at::Tensor input_norm, post_attention_norm;
   at::Tensor q_proj, k_proj, v_proj, o_proj;        // [out, in]
   at::Tensor q_bias, k_bias, v_bias, o_bias;        // undefined when absent
-  at::Tensor gate_proj, up_proj, down_proj;
-  at::Tensor gate_bias, up_bias, down_bias;
+  // Exactly one of the two feed-forward blocks is defined: `moe` on a sparse layer (config.layer_is_moe).
+  SwiGluWeights mlp;
+  MoeWeights moe;
 };
 
 class CausalLM {
@@ -49,11 +52,15 @@ class CausalLM {
   // One decode step: `ids` [B] and their positions [B] (int64, on device) -> float32 logits [B, V].
   at::Tensor decode(const at::Tensor& ids, const at::Tensor& positions, KVCache& cache);
 
+  const LayerWeights& layer(int64_t index) const { return layers_.at(static_cast<size_t>(index)); }
+  // The post-attention feed-forward block of a layer (dense MLP or sparse MoE) on normed hidden states
+  // [T, H] -> [T, H].
+  at::Tensor feed_forward(int64_t layer, const at::Tensor& x) const;
+
  private:
   CausalLM(ModelConfig config, c10::ScalarType dtype, c10::Device device);
   void build_rope_tables(int64_t max_positions);
   at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
-  at::Tensor mlp(const LayerWeights& w, const at::Tensor& x) const;
   at::Tensor logits(const at::Tensor& hidden) const;
   std::pair<at::Tensor, at::Tensor> rope_at(const at::Tensor& positions) const;  // cos, sin [N, D]
 

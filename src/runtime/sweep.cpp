@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <set>
@@ -116,12 +117,63 @@ bool is_out_of_memory(const std::string& what) {
          what.find("OutOfMemory") != std::string::npos;
 }
 
+// Test hook: LIL_FAULT_INJECT=oom:<substring> makes every batch of a cell whose key contains <substring>
+// fail the way c10 reports an exhausted GPU, so the failed-cell path is tested on CPU (tests/cli/test_faults.sh).
+void inject_fault(const std::string& cell_key) {
+  const char* spec = std::getenv("LIL_FAULT_INJECT");
+  if (spec == nullptr) return;
+  const std::string text(spec);
+  const std::string prefix = "oom:";
+  if (text.compare(0, prefix.size(), prefix) == 0 && cell_key.find(text.substr(prefix.size())) != std::string::npos) {
+    throw std::runtime_error("CUDA out of memory. Tried to allocate 2.00 GiB (injected by LIL_FAULT_INJECT)");
+  }
+}
+
+// Expected tokens of one generation, for balancing shards: the prompt (4 characters a token plus the
+// template) and the output budget. Outputs dominate for reasoning models, so this tracks GPU time well enough.
+int64_t expected_tokens(const SweepConfig& config, const Unit& u) {
+  return static_cast<int64_t>(u.problem->question.size()) / 4 + 60 + config.max_new_tokens;
+}
+
+// The units of shard `shard` of a deterministic partition. Units are grouped by problem (model, data set,
+// problem, sample): every cell of one problem, its full-attention reference included, lands in the same
+// shard, so the length cap never needs a result from another shard. Groups go heaviest first (expected
+// tokens summed over their cells; ties by key) to the least-loaded shard (ties to the lowest index), which
+// keeps the shards within one group's weight of each other and depends on nothing but the config.
+std::vector<Unit> shard_units(const SweepConfig& config, const std::vector<Unit>& units, const ShardSpec& shard) {
+  std::map<std::string, int64_t> group_weight;
+  auto group_of = [&](const Unit& u) {
+    return config.models[u.cell->model].name + "|" + config.datasets[u.cell->dataset].name + "|" + u.problem->id +
+           "|" + std::to_string(u.sample);
+  };
+  for (const auto& u : units) group_weight[group_of(u)] += expected_tokens(config, u);
+  std::vector<std::pair<std::string, int64_t>> groups(group_weight.begin(), group_weight.end());
+  std::stable_sort(groups.begin(), groups.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<int64_t> load(static_cast<size_t>(shard.count), 0);
+  std::set<std::string> mine;
+  for (const auto& [group, weight] : groups) {
+    const auto lightest = static_cast<int64_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    load[static_cast<size_t>(lightest)] += weight;
+    if (lightest == shard.index) mine.insert(group);
+  }
+  std::vector<Unit> out;
+  for (const auto& u : units) {
+    if (mine.count(group_of(u))) out.push_back(u);
+  }
+  return out;
+}
+
 }  // namespace
 
 int run_sweep(const SweepRunOptions& options) {
   const SweepConfig config = load_sweep_config(options.config_path, vocabulary());
   if (options.shard && (options.shard->count < 1 || options.shard->index < 0 || options.shard->index >= options.shard->count)) {
     fail_at("--shard", "expected I/N with 0 <= I < N");
+  }
+  // The partition keeps one load counter a shard; more shards than this is a typo, not a cluster.
+  constexpr int64_t kMaxShards = 100000;
+  if (options.shard && options.shard->count > kMaxShards) {
+    fail_at("--shard", "at most " + std::to_string(kMaxShards) + " shards, got " + std::to_string(options.shard->count));
   }
 
   // Load every data set before any work, so a missing file is reported up front.
@@ -145,18 +197,7 @@ int run_sweep(const SweepRunOptions& options) {
       for (int64_t s = 0; s < config.sampling.n; ++s) units.push_back(Unit{&cell, &p, s, unit_key(cell, p, s)});
     }
   }
-  if (options.shard) {
-    // Deterministic partition by problem: every cell of one problem (its full-attention reference
-    // included) lands in the same shard, so the length cap never crosses shards.
-    std::vector<Unit> mine;
-    for (const auto& u : units) {
-      const std::string problem_key = config.models[u.cell->model].name + "|" + config.datasets[u.cell->dataset].name +
-                                      "|" + u.problem->id + "|" + std::to_string(u.sample);
-      const uint64_t h = std::stoull(stable_hash(problem_key), nullptr, 16);
-      if (static_cast<int64_t>(h % static_cast<uint64_t>(options.shard->count)) == options.shard->index) mine.push_back(u);
-    }
-    units.swap(mine);
-  }
+  if (options.shard) units = shard_units(config, units, *options.shard);
 
   if (options.dry_run) {
     std::cout << "sweep " << (config.name.empty() ? options.config_path : config.name) << " (config hash "
@@ -167,6 +208,12 @@ int run_sweep(const SweepRunOptions& options) {
     for (const auto& u : units) question_chars += static_cast<int64_t>(u.problem->question.size());
     const int64_t prompt_tokens_estimate = question_chars / 4 + static_cast<int64_t>(units.size()) * 60;
     std::cout << "generations: " << units.size() << "\n";
+    if (options.shard) {
+      int64_t shard_tokens = 0;
+      for (const auto& u : units) shard_tokens += expected_tokens(config, u);
+      std::cout << "shard " << options.shard->index << "/" << options.shard->count << ": expected tokens "
+                << shard_tokens << "\n";
+    }
     std::cout << "tokens: prompts ~" << prompt_tokens_estimate << " (4 characters per token + template), outputs <= "
               << static_cast<int64_t>(units.size()) * config.max_new_tokens << " (max_new_tokens per generation)\n";
     return 0;
@@ -298,6 +345,7 @@ int run_sweep(const SweepRunOptions& options) {
       std::vector<GenerationResult> results;
       std::string error;
       try {
+        inject_fault(cell.key);
         results = generate(*loaded->model, requests, gen);
       } catch (const LilError&) {
         throw;

@@ -224,7 +224,8 @@ std::vector<std::string> verify_whatif(const WhatIfOptions& o) {
                                 r.policy_args + "|" + r.record_id + "|" + std::to_string(r.sample));
     if (it == uncontrolled.end()) continue;
     std::map<std::string, std::string> args;
-    for (const auto& [k, v] : parse_json_text(r.controller_args, o.db_path).items()) args[k] = v.get<std::string>();
+    const json stored_args = parse_json_text(r.controller_args, o.db_path);  // named: items() must not outlive it
+    for (const auto& [k, v] : stored_args.items()) args[k] = v.get<std::string>();
     const Tokenizer tok = Tokenizer::from_model_dir(o.model_dir.empty() ? ctx.model_path[r.model] : o.model_dir);
     const auto base_tokens = parse_json_text(it->second->token_ids, o.db_path).get<std::vector<int32_t>>();
     const auto real_tokens = parse_json_text(r.token_ids, o.db_path).get<std::vector<int32_t>>();
