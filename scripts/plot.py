@@ -74,6 +74,7 @@ def plot_pair(summary, model, dataset, out_dir):
             ax.set_ylabel(label)
             ax.grid(alpha=0.3)
         axes[1].legend(loc="best", frameon=False)
+        fig.subplots_adjust(wspace=0.5)
         fig.suptitle(f"{model} / {dataset}", y=1.02)
         name = f"accuracy_length_{slug(model)}_{slug(dataset)}"
         save(fig, out_dir, name)
@@ -121,6 +122,7 @@ def plot_pair(summary, model, dataset, out_dir):
             for ax in axes:
                 ax.set_xticks(list(xs))
                 ax.set_xticklabels(labels, rotation=90, fontsize=5)
+        fig.subplots_adjust(wspace=0.5)
         axes[0].set_ylabel("tokens saved (%)")
         axes[1].set_ylabel("accuracy change (pts)")
         axes[1].axhline(0, color="black", linewidth=0.6)

@@ -1,5 +1,7 @@
 // lil report: paper-style tables (and plots) from a results database.
 #include <cstdlib>
+
+#include <unistd.h>
 #include <iostream>
 #include <memory>
 
@@ -53,7 +55,9 @@ int run_report(const ReportCliOptions& o) {
   if (!o.plots_dir.empty()) {
     auto repo = find_repo_dir();
     if (!repo) fail_at("--plots", "cannot find scripts/plot.py (set LIL_REPO_DIR to the lil checkout)");
-    const std::string cmd = "python3 " + shell_quote(*repo + "/scripts/plot.py") + " " + shell_quote(o.db) + " " +
+    // Debian's python3-matplotlib belongs to the system interpreter, which a pyenv/venv `python3` may shadow.
+    const std::string python = ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    const std::string cmd = python + " " + shell_quote(*repo + "/scripts/plot.py") + " " + shell_quote(o.db) + " " +
                             shell_quote(o.plots_dir);
     const int rc = std::system(cmd.c_str());
     if (rc != 0) fail_at("--plots", "scripts/plot.py failed (exit " + std::to_string(rc) + "); is python3-matplotlib installed?");

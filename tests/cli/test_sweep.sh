@@ -68,6 +68,11 @@ expect_contains "$OUT_TEXT" "model,dataset,policy,budget"
 expect_exit 0 "$LIL" report "$db" --format json --out "$TMP_DIR/report"
 [[ -s "$TMP_DIR/report/report.tex" && -s "$TMP_DIR/report/report.md" ]] || fail "report files missing"
 expect_exit 2 "$LIL" report "$db" --format html
+expect_exit 0 "$LIL" report "$db" --plots "$TMP_DIR/plots"
+for f in accuracy_length jct controller; do
+  [[ -s "$TMP_DIR/plots/${f}_tiny-qwen2_gsm8k-sample.png" && -s "$TMP_DIR/plots/${f}_tiny-qwen2_gsm8k-sample.pdf" ]] \
+    || fail "plot $f missing"
+done
 
 # Compare: identical databases pass; a tampered one regresses (exit 1).
 expect_exit 0 "$LIL" compare "$db_full" "$db2" --json
