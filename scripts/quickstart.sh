@@ -19,3 +19,10 @@ for policy in "full" "sink --budget 64"; do
   "$lil" generate --model "$model" --prompt "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether?" \
     --max-new-tokens 48 --ignore-eos --policy $policy
 done
+# The main job, end to end on the same fixture: a sweep (full vs sink/h2o/quest, with and without Guardian,
+# length cap from full attention), then the paper-style table and plots. Re-running resumes (no new work).
+out="$root/results/quickstart"
+mkdir -p "$out"
+"$lil" sweep "$root/configs/ci-smoke.json" --out "$out/ci-smoke.sqlite"
+"$lil" report "$out/ci-smoke.sqlite" --plots "$out"
+echo "[lil] table above; plots (PNG and PDF) in $out"
