@@ -6,33 +6,17 @@
 #include <ATen/Parallel.h>
 
 #include "core/model_config.h"
+#include "runtime/bench_runner.h"
 #include "runtime/kv_cache.h"
 #include "runtime/model.h"
 
 namespace {
 
-lil::ModelConfig small_llama() {
-  lil::ModelConfig c;
-  c.architecture = lil::Architecture::Llama;
-  c.model_type = "llama";
-  c.vocab_size = 32000;
-  c.hidden_size = 512;
-  c.intermediate_size = 1408;
-  c.num_hidden_layers = 8;
-  c.num_attention_heads = 8;
-  c.num_key_value_heads = 4;
-  c.head_dim = 64;
-  c.rms_norm_eps = 1e-5;
-  c.rope_theta = 10000.0;
-  c.max_position_embeddings = 8192;
-  return c;
-}
-
 void BM_DecodeStep(benchmark::State& state) {
   const int64_t context = state.range(0);
   const int64_t batch = state.range(1);
   at::set_num_threads(1);
-  const lil::ModelConfig config = small_llama();
+  const lil::ModelConfig config = lil::bench_shape("tiny");  // the `lil bench --shape tiny` model
   auto model = lil::CausalLM::random(config, at::kFloat, c10::Device(c10::kCPU), 0);
   lil::KVCache cache(lil::make_policy("full", 0, {}, {config.num_hidden_layers, config.num_key_value_heads,
                                                         config.num_attention_heads, config.head_dim}),
