@@ -19,6 +19,7 @@
 #include "runtime/loaded_model.h"
 #include "runtime/model.h"
 #include "runtime/moe.h"
+#include "parity_support.h"
 #include "test_support.h"
 
 using namespace lil;
@@ -26,52 +27,11 @@ using namespace lil;
 namespace {
 
 const char* const kFixture = "tiny-qwen2-moe";
-constexpr double kLogprobTolerance = 1e-3;  // float32, as for the dense families
-
-// ---- parity records (the format of tests/torch/model_parity_test.cpp) ----
-
-struct ParityRecord {
-  std::string name, text;
-  std::vector<int32_t> prompt_ids, token_ids;
-  std::vector<double> logprobs, prompt_logprobs;
-  int64_t max_new_tokens = 0;
-  double min_router_gap = 0;  // smallest router-logit gap between the k-th and (k+1)-th expert in HF's run
-};
-
-std::vector<ParityRecord> read_parity() {
-  json doc = read_json_file(test::parity_file(kFixture));
-  std::vector<ParityRecord> out;
-  for (const auto& r : doc.at("records")) {
-    ParityRecord p;
-    p.name = r.at("name").get<std::string>();
-    p.text = r.at("text").get<std::string>();
-    p.prompt_ids = r.at("prompt_ids").get<std::vector<int32_t>>();
-    p.token_ids = r.at("token_ids").get<std::vector<int32_t>>();
-    p.logprobs = r.at("logprobs").get<std::vector<double>>();
-    if (r.contains("prompt_logprobs")) p.prompt_logprobs = r.at("prompt_logprobs").get<std::vector<double>>();
-    p.max_new_tokens = r.at("max_new_tokens").get<int64_t>();
-    p.min_router_gap = r.at("min_router_gap").get<double>();
-    out.push_back(std::move(p));
-  }
-  return out;
-}
-
-void check_against(const ParityRecord& ref, const GenerationResult& got) {
-  INFO("prompt '" << ref.name << "', HF's smallest router gap " << ref.min_router_gap);
-  REQUIRE(got.token_ids == ref.token_ids);
-  REQUIRE(got.logprobs.size() == ref.logprobs.size());
-  double worst = 0;
-  for (size_t t = 0; t < ref.logprobs.size(); ++t) worst = std::max(worst, std::abs(got.logprobs[t] - ref.logprobs[t]));
-  INFO("largest log-probability difference " << worst);
-  CHECK(worst < kLogprobTolerance);
-}
-
-GenerationRequest request_for(const ParityRecord& r) {
-  GenerationRequest req;
-  req.prompt_ids = r.prompt_ids;
-  req.max_new_tokens = r.max_new_tokens;
-  return req;
-}
+using test::check_against;
+using test::kLogprobTolerance;
+using test::ParityRecord;
+using test::request_for;
+std::vector<ParityRecord> read_parity() { return test::read_parity(kFixture); }
 
 LoadedModel load_fixture() { return load_model(test::fixture_model(kFixture), at::kFloat, c10::Device(c10::kCPU)); }
 
