@@ -32,6 +32,8 @@ class ObservationWindowPolicy : public Policy {
   void after_prefill(LayerCache& cache, const PrefillView& view) override;
   at::Tensor protected_slots(const LayerCache& cache, const at::Tensor& next_position) override;
   void after_attention(LayerCache& cache, const DecodeStepView& step) override;
+  // Steps that rescore are a different CUDA graph from those that do not.
+  int64_t graph_variant(int64_t decode_step) const override { return decode_step % interval_ == 0 ? 1 : 0; }
 
  protected:
   // The tokens of one scoring, sorted by position (resident tokens first, oldest first): [B, Hkv, N, ...].

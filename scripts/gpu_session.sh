@@ -3,7 +3,11 @@
 #   installs the carried Debian libraries under /usr/local, builds lil against the machine's CUDA LibTorch
 #   (TORCH_CUDA_ARCH_LIST=9.0a), runs the whole test suite (CUDA tests included), then `lil bench` and the
 #   Hugging Face baseline on the same shapes, writing logs and results/gpu/<gpu>-<date>.json to $OUT.
-# Stages can be chosen: scripts/gpu_session.sh [deps] [build] [test] [bench] [fixtures] (default: all but fixtures).
+# Stages can be chosen: scripts/gpu_session.sh [deps] [headers] [build] [test] [bench] [bench-long] [fixtures]
+# (default: deps build test bench). Logs stream into $OUT as they are written.
+#   bench:      the GPU issue's targets at 1k context (batch 1 and 32, three shapes, lil graph mode and the
+#               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
+#   bench-long: 32k context, batch 8, every policy at budgets 256 / 1024 against full; controller overhead.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -18,6 +22,7 @@ if has deps; then
   # The device tool's 64 MiB limit: the libraries and tokenizers can travel compressed in .carry/.
   [[ -f .carry/deps.tar.xz ]] && mkdir -p .gpu-deps && tar -C .gpu-deps -xJf .carry/deps.tar.xz
   [[ -f .carry/tokenizers.tar.xz ]] && tar -xJf .carry/tokenizers.tar.xz
+  [[ -f .carry/shared.tar.xz && ! -d ../shared/datasets ]] && tar -C .. -xJf .carry/shared.tar.xz
   log "installing carried libraries"
   src=.gpu-deps/root/usr
   mkdir -p /usr/local/lib/pkgconfig /usr/local/lib/cmake /usr/local/include /usr/local/bin
@@ -41,7 +46,7 @@ if has build; then
   export TORCH_CUDA_ARCH_LIST=9.0a
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix" \
         -DCMAKE_CUDA_ARCHITECTURES=90a > "$out/build.log" 2>&1 &&
-    cmake --build build-gpu -j "$(nproc)" >> "$out/build.log" 2>&1
+    timeout "${LIL_BUILD_TIMEOUT:-420}" cmake --build build-gpu -j "$(nproc)" >> "$out/build.log" 2>&1
   rc=$?
   tail -5 "$out/build.log"
   grep -E "error|CUDA kernels" "$out/build.log" | head -30
@@ -49,41 +54,61 @@ if has build; then
   ./build-gpu/lil --version
 fi
 
-if has test; then
-  log "tests (ctest), then the CUDA-only tests verbosely"
-  (cd build-gpu && ctest --output-on-failure --timeout 900) > "$out/test.log" 2>&1
-  tail -15 "$out/test.log"
-  ./build-gpu/lil_torch_tests "[cuda]" -s 2>&1 | tail -40 | tee "$out/cuda_tests.log"
+if has headers; then
+  # LibTorch's headers (for compile checks of CUDA code on machines without a CUDA LibTorch).
+  inc=$(python3 -c 'import torch,os;print(os.path.join(os.path.dirname(torch.__file__),"include"))')
+  tar -C "$inc/.." -cf - include | xz -T0 -3 > /tmp/torch-include.tar.xz
+  split -b 15M /tmp/torch-include.tar.xz "$out/torch-include.tar.xz."
+  python3 -c 'import torch;print(torch.__version__, torch.version.cuda)' > "$out/torch-version.txt"
+  log "headers: $(du -sh /tmp/torch-include.tar.xz | cut -f1)"
 fi
 
+if has test; then
+  # The unit and LibTorch suites (the CLI suite needs ../shared data sets, which do not travel).
+  log "tests: the fast path first, then ctest unit + torch"
+  timeout 200 ./build-gpu/lil_torch_tests "[fast]" 2>&1 | tail -60 > "$out/fast_tests.log"
+  tail -25 "$out/fast_tests.log"
+  (cd build-gpu && timeout "${LIL_TEST_TIMEOUT:-300}" ctest --output-on-failure -R '^(unit|torch)$' --timeout 280) > "$out/test.log" 2>&1
+  tail -15 "$out/test.log"
+  timeout 120 ./build-gpu/lil_torch_tests "[cuda]" 2>&1 | tail -40 | tee "$out/cuda_tests.log"
+fi
+
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' ' '-')
+day=$(date +%Y-%m-%d)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+results="$out/${gpu:-gpu}-${day}.jsonl"
+lil_bench() {  # one lil bench run, its JSON line tagged with the engine and commit
+  timeout 240 ./build-gpu/lil bench --random-weights --device cuda --json "$@" 2>>"$out/bench.err" | grep '^{' |
+    sed "s/^{/{\"engine\":\"lil\",\"commit\":\"$commit\",/" | tee -a "$results"
+}
+hf_bench() {
+  timeout 300 python3 scripts/hf_baseline.py --json "$@" 2>>"$out/bench.err" | grep '^{' | tee -a "$results"
+}
+
 if has bench; then
-  gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')
-  day=$(date +%Y-%m-%d)
-  file="$out/${gpu}-${day}.jsonl"
-  log "benchmarks -> $file"
-  for shape in qwen2-1.5b llama-8b; do
-    for batch in 1 32; do
-      ./build-gpu/lil bench --shape "$shape" --random-weights --device cuda --context 1024 --batch "$batch" \
-        --new-tokens 32 --json 2>&1 | grep '^{' | sed "s/^{/{\"engine\":\"lil-eager\",\"commit\":\"$(git rev-parse --short HEAD 2>/dev/null)\",/" >> "$file"
-      python3 scripts/hf_baseline.py --shape "$shape" --context 1024 --batch "$batch" --new-tokens 32 --json 2>/dev/null \
-        | grep '^{' >> "$file"
-    done
+  log "benchmarks -> $results"
+  for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do
+    for batch in 1 32; do lil_bench --shape "$shape" --context 1024 --batch "$batch" --new-tokens 64; done
+    hf_bench --shape "$shape" --context 1024 --batch 1 32 --new-tokens 32
   done
-  for policy in "full" "sink --budget 256" "sink --budget 1024" "h2o --budget 256" "quest --budget 256" "quest --budget 1024"; do
-    # shellcheck disable=SC2086
-    ./build-gpu/lil bench --shape llama-8b --random-weights --device cuda --context 32768 --batch 1 --new-tokens 16 \
-      --policy $policy --json 2>&1 | grep '^{' >> "$file"
+  lil_bench --shape qwen2-1.5b --context 1024 --batch 1 --new-tokens 32 --mode fused
+  lil_bench --shape qwen2-1.5b --context 1024 --batch 1 --new-tokens 16 --mode eager
+  lil_bench --shape llama-8b --context 8192 --batch 1 --new-tokens 4
+fi
+
+if has bench-long; then
+  log "long-context benchmarks -> $results"
+  lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy full
+  for budget in 256 1024; do
+    for policy in sink h2o snapkv quest infllm; do
+      lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy "$policy" --budget "$budget"
+    done
   done
   # Controller cost: Guardian that never fires (t=0) vs none, 520 tokens (checks at 250 and 500).
   for batch in 1 32; do
-    for ctl in "none" "guardian --controller-arg t=0"; do
-      # shellcheck disable=SC2086
-      ./build-gpu/lil bench --shape qwen2-1.5b --random-weights --device cuda --context 128 --batch "$batch" \
-        --new-tokens 520 --controller $ctl --json 2>&1 | grep '^{' >> "$file"
-    done
+    lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 520 --controller none
+    lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 520 --controller guardian --controller-arg t=0
   done
-  ./build-gpu/lil_bench --benchmark_filter='Guardian|Lz77' --benchmark_format=json > "$out/bench_controllers.json" 2>/dev/null
-  cat "$file"
 fi
 
 if has fixtures; then

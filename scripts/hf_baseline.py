@@ -2,7 +2,8 @@
 """Hugging Face transformers baseline for `lil bench`: the same model shapes with random weights, the same
 prompt length and batch size, on the same GPU, eager `generate` (greedy, bf16), with the same JSON fields.
 
-    python3 scripts/hf_baseline.py --shape llama-8b --context 1024 --batch 1 --new-tokens 64 [--json]
+    python3 scripts/hf_baseline.py --shape llama-8b --context 1024 --batch 1 [32 ...] --new-tokens 64 [--json]
+Several batch sizes run one after another on the same model (one JSON line each).
 
 Per-token times are taken by a stopping criterion that synchronises the device and reads the clock after
 each generated token, so TBT is the real gap between tokens, not the time of an asynchronous launch.
@@ -57,7 +58,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shape", default="qwen2-1.5b", choices=sorted(SHAPES))
     ap.add_argument("--context", type=int, default=1024)
-    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--batch", type=int, nargs="+", default=[1])
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -65,7 +66,13 @@ def main():
     torch.manual_seed(0)
     with torch.device("cuda"):
         model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16).eval()
-    ids = torch.randint(0, config.vocab_size, (args.batch, args.context), device="cuda")
+    for batch in args.batch:
+        result = run(model, config, args, batch)
+        print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()), flush=True)
+
+
+def run(model, config, args, batch):
+    ids = torch.randint(0, config.vocab_size, (batch, args.context), device="cuda")
     mask = torch.ones_like(ids)
     kwargs = dict(do_sample=False, pad_token_id=0, eos_token_id=None)
     with torch.no_grad():
@@ -77,16 +84,15 @@ def main():
                        stopping_criteria=transformers.StoppingCriteriaList([clock]), **kwargs)
     times = [t - start for t in clock.times]
     gaps = [b - a for a, b in zip(times, times[1:])]
-    result = {
+    return {
         "engine": "hf-transformers-eager", "transformers": transformers.__version__, "torch": torch.__version__,
         "shape": args.shape, "device": torch.cuda.get_device_name(), "dtype": "bfloat16", "context": args.context,
-        "batch": args.batch, "new_tokens": args.new_tokens, "ttft_s": times[0] if times else 0.0,
+        "batch": batch, "new_tokens": args.new_tokens, "ttft_s": times[0] if times else 0.0,
         "tbt_p50_s": percentile(gaps, 50), "tbt_p99_s": percentile(gaps, 99),
         "tbt_mean_s": statistics.fmean(gaps) if gaps else 0.0,
-        "tokens_per_s": args.batch * len(gaps) / (times[-1] - times[0]) if len(times) > 1 else 0.0,
+        "tokens_per_s": batch * len(gaps) / (times[-1] - times[0]) if len(times) > 1 else 0.0,
         "weight_bytes": sum(p.numel() * p.element_size() for p in model.parameters()),
     }
-    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,10 @@ Registrar registrar("bench", "Decode speed of a model shape with random weights 
   sub.add_option("--new-tokens", o->bench.new_tokens, "Tokens generated per row")->capture_default_str();
   sub.add_option("--device", o->bench.device, "cpu | cuda")->capture_default_str();
   sub.add_option("--dtype", o->bench.dtype, "float32 | bfloat16 | float16 | auto")->capture_default_str();
+  sub.add_option("--mode", o->bench.mode,
+                 "auto (graph on CUDA, eager on CPU) | graph (fused kernels + CUDA-graph replay) | fused (fused "
+                 "kernels, eager launches) | eager (the plain reference path)")
+      ->capture_default_str();
   sub.add_option("--policy", o->bench.policy, "Sparse-attention policy")->capture_default_str();
   sub.add_option("--budget", o->bench.budget, "KV budget (tokens)");
   sub.add_option("--policy-arg", o->policy_args, "Policy knob key=value (repeatable)");
@@ -43,12 +47,15 @@ Registrar registrar("bench", "Decode speed of a model shape with random weights 
     }
     std::cout << std::fixed << std::setprecision(3) << "shape " << r["shape"].get<std::string>() << " on "
               << r["device"].get<std::string>() << " (" << r["dtype"].get<std::string>() << "), context " << o->bench.context
-              << ", batch " << o->bench.batch << ", policy " << o->bench.policy << "\n"
+              << ", batch " << o->bench.batch << ", policy " << o->bench.policy << ", mode "
+              << r["mode"].get<std::string>() << "\n"
               << "  TTFT " << r["ttft_s"].get<double>() * 1e3 << " ms, TBT p50 " << r["tbt_p50_s"].get<double>() * 1e3
               << " ms, p99 " << r["tbt_p99_s"].get<double>() * 1e3 << " ms, " << r["tokens_per_s"].get<double>()
               << " tokens/s\n  bytes/step " << r["bytes_per_step"].get<double>() / 1e6 << " MB, achieved "
               << r["achieved_GBps"].get<double>() << " GB/s of " << r["copy_bandwidth_GBps"].get<double>()
-              << " GB/s copy bandwidth; TBT = " << r["tbt_over_floor"].get<double>() << "x the floor\n";
+              << " GB/s copy bandwidth; TBT = " << r["tbt_over_floor"].get<double>() << "x the floor\n"
+              << "  prefill " << r["prefill_TFLOPs"].get<double>() << " TFLOP/s = " << r["prefill_over_matmul"].get<double>()
+              << " of the " << r["matmul_TFLOPs"].get<double>() << " TFLOP/s matmul rate\n";
     return 0;
   };
 });

@@ -1,14 +1,18 @@
 #include "runtime/bench_runner.h"
 
 #include <chrono>
+#include <cmath>
+#include <memory>
 
 #include <ATen/ATen.h>
 #ifdef LIL_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAEvent.h>
 #endif
 
 #include "core/error.h"
 #include "core/json_util.h"
+#include "runtime/decode_graph.h"
 #include "runtime/generate.h"
 #include "runtime/loaded_model.h"
 #include "runtime/model.h"
@@ -124,6 +128,146 @@ ModelConfig bench_shape(const std::string& name) {
   fail_at("--shape", "expected llama-8b, qwen2-1.5b, qwen2-moe-a2.7b, tiny or a config.json path, got '" + name + "'");
 }
 
+namespace {
+
+// Per-step timestamps: CUDA events on the GPU (no host synchronisation until the end), the host clock on
+// the CPU (where every op has finished when it returns).
+class StepClock {
+ public:
+  explicit StepClock(const c10::Device& device) : device_(device) {}
+  void mark() {
+#ifdef LIL_WITH_CUDA
+    if (device_.is_cuda()) {
+      events_.emplace_back(std::make_unique<at::cuda::CUDAEvent>(cudaEventDefault));
+      events_.back()->record(at::cuda::getCurrentCUDAStream());
+      return;
+    }
+#endif
+    host_.push_back(std::chrono::steady_clock::now());
+  }
+  // Seconds between consecutive marks (waits for the device).
+  std::vector<double> gaps() {
+    std::vector<double> out;
+#ifdef LIL_WITH_CUDA
+    if (device_.is_cuda()) {
+      synchronize(device_);
+      for (size_t i = 1; i < events_.size(); ++i) out.push_back(events_[i - 1]->elapsed_time(*events_[i]) / 1e3);
+      return out;
+    }
+#endif
+    for (size_t i = 1; i < host_.size(); ++i) out.push_back(std::chrono::duration<double>(host_[i] - host_[i - 1]).count());
+    return out;
+  }
+
+ private:
+  c10::Device device_;
+  std::vector<std::chrono::steady_clock::time_point> host_;
+#ifdef LIL_WITH_CUDA
+  std::vector<std::unique_ptr<at::cuda::CUDAEvent>> events_;
+#endif
+};
+
+// Dense matmul rate of the device (FLOP/s), best of several: 8192^3 in the model dtype on the GPU, 1024^3
+// on the CPU.
+double matmul_rate(const c10::Device& device, c10::ScalarType dtype) {
+  const int64_t n = device.is_cuda() ? 8192 : 1024;
+  const auto opts = at::TensorOptions().dtype(dtype).device(device);
+  at::Tensor a = at::randn({n, n}, opts), b = at::randn({n, n}, opts);
+  double best = 0;
+  for (int i = 0; i < 5; ++i) {
+    synchronize(device);
+    const auto t0 = std::chrono::steady_clock::now();
+    at::Tensor c = at::matmul(a, b);
+    synchronize(device);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (i > 0) best = std::max(best, 2.0 * static_cast<double>(n) * n * n / s);
+  }
+  return best;
+}
+
+struct DecodeRun {
+  double ttft_s = 0;          // prefill of row 0 and its first token
+  double prefill_all_s = 0;   // every row prefilled
+  std::vector<double> gaps;   // per decode step, seconds
+  double kv_bytes = 0;        // attended KV bytes per step, summed over rows (mean over steps)
+  int64_t graph_replays = 0;
+};
+
+// Prefill every row, then `steps` decode steps of all rows with greedy tokens fed back on the device.
+DecodeRun device_decode(CausalLM& model, const std::vector<at::Tensor>& prompts, const BenchOptions& o,
+                        bool cuda_graph) {
+  const ModelConfig& config = model.config();
+  const c10::Device device = model.device();
+  const int64_t rows = static_cast<int64_t>(prompts.size());
+  const int64_t context = prompts[0].size(0);
+  const int64_t max_context = context + o.new_tokens;
+  PolicyGeometry geometry{config.num_hidden_layers, config.num_key_value_heads, config.num_attention_heads,
+                          config.head_dim};
+  KVCache cache(make_policy(o.policy, o.budget, o.policy_args, geometry),
+                CacheShape{rows, config.num_hidden_layers, config.num_key_value_heads, config.num_attention_heads,
+                           config.head_dim, max_context},
+                model.dtype(), device);
+  model.reserve_positions(max_context);
+  DecodeRun run;
+  synchronize(device);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<at::Tensor> first;
+  for (int64_t b = 0; b < rows; ++b) {
+    at::Tensor logits = model.prefill(prompts[static_cast<size_t>(b)].to(device), b, cache);
+    first.push_back(logits.argmax(-1));
+    if (b == 0) {
+      synchronize(device);
+      run.ttft_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+  }
+  synchronize(device);
+  run.prefill_all_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  at::Tensor ids = at::cat(first, 0);
+  at::Tensor positions = at::full({rows}, context, at::TensorOptions().dtype(at::kLong).device(device));
+  DecodeGraph graph(model, cache, cuda_graph);
+  StepClock clock(device);
+  clock.mark();
+  std::vector<std::vector<bool>> active;
+  for (int64_t step = 1; step < o.new_tokens; ++step) {
+    at::Tensor logits = graph.step(ids, positions);
+    cache.end_step();
+    ids = logits.argmax(-1);
+    positions = positions + 1;
+    clock.mark();
+    active.emplace_back(static_cast<size_t>(rows), true);
+  }
+  run.gaps = clock.gaps();
+  // The first step runs eagerly (warm-up) and the second captures the graph: time the steady state.
+  if (graph.enabled() && run.gaps.size() > 2) run.gaps.erase(run.gaps.begin(), run.gaps.begin() + 2);
+  run.graph_replays = graph.replays();
+  for (const auto& s : cache.summarize(active)) run.kv_bytes += s.attended_bytes_mean;
+  return run;
+}
+
+// Bytes of the weights one decode step of `batch` rows reads: every weight once, except that the embedding
+// table is read as the LM head only when tied (a lookup reads one row), and of the routed experts of a MoE
+// layer only the selected ones (top-k at batch 1; at batch B the expected number of distinct experts under
+// uniform routing, E (1 - (1 - k/E)^B)).
+int64_t step_weight_bytes(const ModelConfig& config, const CausalLM& model, int64_t batch, double* experts_read) {
+  const int64_t elem = static_cast<int64_t>(c10::elementSize(model.dtype()));
+  const int64_t embed_bytes = config.vocab_size * config.hidden_size * elem;
+  int64_t bytes = model.weight_bytes() - (config.tie_word_embeddings ? 0 : embed_bytes);
+  *experts_read = 0;
+  if (config.num_experts > 0) {
+    const double e = static_cast<double>(config.num_experts), k = static_cast<double>(config.num_experts_per_tok);
+    const double read = batch == 1 ? k : e * (1.0 - std::pow(1.0 - k / e, static_cast<double>(batch)));
+    const int64_t expert_bytes = 3 * config.moe_intermediate_size * config.hidden_size * elem;
+    for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
+      if (!config.layer_is_moe(l)) continue;
+      bytes -= static_cast<int64_t>((e - read) * static_cast<double>(expert_bytes));
+    }
+    *experts_read = read;
+  }
+  return bytes;
+}
+
+}  // namespace
+
 nlohmann::json run_bench(const BenchOptions& o) {
   if (o.context < 1) fail_at("--context", "expected >= 1");
   if (o.batch < 1) fail_at("--batch", "expected >= 1");
@@ -131,65 +275,101 @@ nlohmann::json run_bench(const BenchOptions& o) {
   const ModelConfig config = bench_shape(o.shape);
   const c10::Device device = parse_device(o.device);
   const c10::ScalarType dtype = parse_dtype(o.dtype, device);
+  std::string mode = o.mode == "auto" ? (device.is_cuda() ? "graph" : "eager") : o.mode;
+  if (mode != "graph" && mode != "fused" && mode != "eager") {
+    fail_at("--mode", "expected auto, graph, fused or eager, got '" + o.mode + "'");
+  }
+  if (mode != "eager" && !device.is_cuda()) fail_at("--mode", "'" + mode + "' needs --device cuda (the CPU runs eager)");
   auto model = CausalLM::random(config, dtype, device, o.seed);
+  model->set_fused_decode(mode != "eager");
   const double bandwidth = copy_bandwidth(device);
+  const double matmul = matmul_rate(device, dtype);
 
-  std::vector<GenerationRequest> requests;
+  std::vector<at::Tensor> prompts;
   at::manual_seed(o.seed + 1);
-  for (int64_t b = 0; b < o.batch; ++b) {
-    at::Tensor ids = at::randint(0, config.vocab_size, {o.context}, at::kLong);
-    GenerationRequest r;
-    r.prompt_ids.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + o.context);
-    r.max_new_tokens = o.new_tokens;
-    r.ignore_eos = true;
-    requests.push_back(std::move(r));
-  }
-  GenerationOptions gen;
-  gen.policy = PolicySpec{o.policy, o.budget, o.policy_args};
-  // Warm-up (allocator, kernels), then the measured run.
-  {
-    std::vector<GenerationRequest> warm(requests.begin(), requests.begin() + 1);
-    warm[0].max_new_tokens = 4;
-    generate(*model, warm, gen);
-  }
-  std::unique_ptr<StopController> controller = make_controller(o.controller, o.controller_args);
-  gen.controller = controller.get();
-  auto results = generate(*model, requests, gen);
+  for (int64_t b = 0; b < o.batch; ++b) prompts.push_back(at::randint(0, config.vocab_size, {o.context}, at::kLong));
+
+  DecodeRun run;
   int64_t controller_checks = 0;
   double controller_check_s = 0;
-  for (const auto& r : results) {
-    for (const auto& c : r.checks) {
-      controller_checks += 1;
-      controller_check_s += c.seconds;
+  if (o.controller == "none") {
+    {  // warm-up (allocator, kernels, cuBLAS): a short run on the first prompt
+      BenchOptions warm = o;
+      warm.new_tokens = 4;
+      device_decode(*model, {prompts[0].slice(0, 0, std::min<int64_t>(o.context, 64))}, warm, mode == "graph");
     }
+    run = device_decode(*model, prompts, o, mode == "graph");
+  } else {
+    // With a controller: the normal engine, whose controller hook reads tokens on the host every step.
+    std::vector<GenerationRequest> requests;
+    for (const auto& p : prompts) {
+      GenerationRequest r;
+      r.prompt_ids.assign(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + o.context);
+      r.max_new_tokens = o.new_tokens;
+      r.ignore_eos = true;
+      requests.push_back(std::move(r));
+    }
+    GenerationOptions gen;
+    gen.policy = PolicySpec{o.policy, o.budget, o.policy_args};
+    gen.cuda_graph = mode == "graph";
+    {
+      std::vector<GenerationRequest> warm(requests.begin(), requests.begin() + 1);
+      warm[0].max_new_tokens = 4;
+      generate(*model, warm, gen);
+    }
+    std::unique_ptr<StopController> controller = make_controller(o.controller, o.controller_args);
+    gen.controller = controller.get();
+    auto results = generate(*model, requests, gen);
+    double ttft_last = 0;
+    for (const auto& r : results) {
+      run.kv_bytes += r.kv.attended_bytes_mean;
+      for (size_t i = 1; i < r.timings.token_times_s.size(); ++i) {
+        run.gaps.push_back(r.timings.token_times_s[i] - r.timings.token_times_s[i - 1]);
+      }
+      ttft_last = std::max(ttft_last, r.timings.ttft_s);
+      for (const auto& c : r.checks) {
+        controller_checks += 1;
+        controller_check_s += c.seconds;
+      }
+    }
+    run.ttft_s = results[0].timings.ttft_s;
+    run.prefill_all_s = ttft_last;
   }
 
-  // Bytes one decode step must read: every weight once (the embedding table only when tied, since it is
-  // then the LM head; a lookup reads one row) plus the KV entries attended by every row.
-  const int64_t embed_bytes = config.vocab_size * config.hidden_size * static_cast<int64_t>(c10::elementSize(dtype));
-  const int64_t weight_bytes = model->weight_bytes() - (config.tie_word_embeddings ? 0 : embed_bytes);
-  double kv_bytes = 0;
-  std::vector<double> gaps;
-  double ttft = 0, jct = 0;
-  for (const auto& r : results) {
-    kv_bytes += r.kv.attended_bytes_mean;
-    for (size_t i = 1; i < r.timings.token_times_s.size(); ++i) gaps.push_back(r.timings.token_times_s[i] - r.timings.token_times_s[i - 1]);
-    ttft = std::max(ttft, r.timings.ttft_s);
-    jct = std::max(jct, r.timings.jct_s);
-  }
-  const double step_bytes = static_cast<double>(weight_bytes) + kv_bytes;
-  const double p50 = percentile(gaps, 50);
+  double experts_read = 0;
+  const int64_t weight_bytes = step_weight_bytes(config, *model, o.batch, &experts_read);
+  const double step_bytes = static_cast<double>(weight_bytes) + run.kv_bytes;
+  const double p50 = percentile(run.gaps, 50);
+  double decode_s = 0;
+  for (double g : run.gaps) decode_s += g;
+  const double mean_gap = run.gaps.empty() ? 0.0 : decode_s / static_cast<double>(run.gaps.size());
   const double floor_s = step_bytes / bandwidth;
+  // Prefill work of row 0: 2 FLOPs per weight per token (the LM head only for the last token) plus the
+  // causal attention's two matmuls.
+  const double t = static_cast<double>(o.context);
+  const double params = static_cast<double>(weight_bytes) / static_cast<double>(c10::elementSize(dtype));
+  const double attention_flops = 2.0 * 2.0 * (t * (t + 1) / 2) * static_cast<double>(config.num_attention_heads) *
+                                 static_cast<double>(config.head_dim) * static_cast<double>(config.num_hidden_layers);
+  const double prefill_flops = 2.0 * params * t + attention_flops;
+  const double bound_tokens_per_s = floor_s > 0 ? static_cast<double>(o.batch) / floor_s : 0.0;
+  const double tokens_per_s = mean_gap > 0 ? static_cast<double>(o.batch) / mean_gap : 0.0;
   nlohmann::json out = {
       {"shape", o.shape}, {"device", device.str()}, {"dtype", dtype_label(dtype)}, {"context", o.context},
       {"batch", o.batch}, {"new_tokens", o.new_tokens}, {"policy", o.policy}, {"budget", o.budget},
-      {"ttft_s", results[0].timings.ttft_s}, {"ttft_last_s", ttft},
-      {"tbt_p50_s", p50}, {"tbt_p99_s", percentile(gaps, 99)},
-      {"tokens_per_s", jct > ttft ? static_cast<double>(o.batch) * static_cast<double>(o.new_tokens - 1) / (jct - ttft) : 0.0},
-      {"weight_bytes_per_step", weight_bytes}, {"kv_bytes_per_step", kv_bytes}, {"bytes_per_step", step_bytes},
+      {"mode", mode}, {"graph_replays", run.graph_replays},
+      {"ttft_s", run.ttft_s}, {"ttft_last_s", run.prefill_all_s},
+      {"tbt_p50_s", p50}, {"tbt_p99_s", percentile(run.gaps, 99)}, {"tbt_mean_s", mean_gap},
+      {"timed_steps", static_cast<int64_t>(run.gaps.size())},
+      {"tokens_per_s", tokens_per_s}, {"bandwidth_bound_tokens_per_s", bound_tokens_per_s},
+      {"tokens_per_s_over_bound", bound_tokens_per_s > 0 ? tokens_per_s / bound_tokens_per_s : 0.0},
+      {"weight_bytes_per_step", weight_bytes}, {"kv_bytes_per_step", run.kv_bytes}, {"bytes_per_step", step_bytes},
+      {"moe_experts_read_per_layer", experts_read},
       {"achieved_GBps", p50 > 0 ? step_bytes / p50 / 1e9 : 0.0}, {"copy_bandwidth_GBps", bandwidth / 1e9},
-      {"floor_s", floor_s}, {"tbt_over_floor", floor_s > 0 ? p50 / floor_s : 0.0}, {"mode", "eager"},
-      {"jct_s", jct}, {"controller", o.controller}, {"controller_checks", controller_checks},
+      {"floor_s", floor_s}, {"tbt_over_floor", floor_s > 0 ? p50 / floor_s : 0.0},
+      {"prefill_TFLOPs", run.ttft_s > 0 ? prefill_flops / run.ttft_s / 1e12 : 0.0},
+      {"matmul_TFLOPs", matmul / 1e12},
+      {"prefill_over_matmul", run.ttft_s > 0 && matmul > 0 ? prefill_flops / run.ttft_s / matmul : 0.0},
+      {"controller", o.controller}, {"controller_checks", controller_checks},
       {"controller_check_s", controller_check_s}};
   return out;
 }

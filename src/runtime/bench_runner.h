@@ -1,7 +1,9 @@
 #pragma once
 // `lil bench`: decode speed of a model shape with random weights (no checkpoint needed), reported against
 // the memory-bandwidth floor measured in the same run: the bytes one decode step must read (weights +
-// attended KV) divided by the device-to-device copy bandwidth.
+// attended KV) divided by the device-to-device copy bandwidth. Without a controller the decode loop stays on
+// the device (greedy tokens fed back on the device, no host read per token) and per-token gaps are taken
+// with CUDA events; with one, the normal engine (generate) runs, as a sweep would.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -22,6 +24,9 @@ struct BenchOptions {
   std::string policy = "full";
   int64_t budget = 0;
   std::map<std::string, std::string> policy_args;
+  // auto (graph on CUDA, eager on CPU) | graph (fused kernels, CUDA-graph replay) | fused (fused kernels,
+  // launched eagerly) | eager (the plain reference path, launched eagerly).
+  std::string mode = "auto";
   std::string controller = "none";  // a stop controller running alongside (its cost is part of the JCT)
   std::map<std::string, std::string> controller_args;
   uint64_t seed = 0;

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
+#include "runtime/decode_graph.h"
 #include "runtime/model.h"
 
 namespace lil {
@@ -188,6 +189,7 @@ std::vector<GenerationResult> generate(CausalLM& model, const std::vector<Genera
 
   // Batched decode: every row runs each step (fixed shapes); finished rows are ignored.
   std::vector<std::vector<bool>> active_history;
+  DecodeGraph graph(model, cache, options.cuda_graph);
   auto any_running = [&]() {
     return std::any_of(mode.begin(), mode.end(), [](RowMode m) { return m != RowMode::Done; });
   };
@@ -203,7 +205,7 @@ std::vector<GenerationResult> generate(CausalLM& model, const std::vector<Genera
     }
     at::Tensor ids = at::tensor(next_input, long_opts).to(model.device());
     at::Tensor pos = at::tensor(positions, long_opts).to(model.device());
-    at::Tensor logits = model.decode(ids, pos, cache);
+    at::Tensor logits = graph.step(ids, pos);
     active_history.push_back(active);
     cache.end_step();
     for (size_t i = 0; i < rows; ++i) {

@@ -52,6 +52,8 @@ struct GenerationOptions {
   std::vector<int32_t> force_answer_ids_in_think;   // used while the think block is still open (closes it first)
   std::vector<int32_t> think_end_ids;               // the think-block end marker (e.g. "</think>"); empty = none
   int64_t force_answer_max_tokens = 64;
+  // On CUDA: the decode step is captured once in a CUDA graph and replayed (DecodeGraph); false = eager.
+  bool cuda_graph = true;
 };
 
 struct GenerationResult {

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
+#include "runtime/fast_decode.h"
 
 namespace lil {
 
@@ -26,6 +27,14 @@ KVCache::KVCache(std::unique_ptr<Policy> policy, const CacheShape& shape, c10::S
   }
   step_attended_ = at::zeros({shape.rows}, long_opts);
   step_resident_ = at::zeros({shape.rows}, long_opts);
+  if (policy_->kind() == PolicyKind::Full && shape.n_layers > 0 && shape.n_q_heads % shape.n_kv_heads == 0 &&
+      fused_full_attention_supported(layers_[0].keys, shape.head_dim, shape.n_q_heads / shape.n_kv_heads)) {
+    fused_full_ = true;
+    int64_t chunk = 0;
+    const int64_t splits = decode_attention_splits(shape.rows, shape.n_kv_heads, capacity_, &chunk);
+    attention_scratch_ = at::empty({decode_attention_scratch(shape.rows, shape.n_q_heads, shape.head_dim, splits)},
+                                   float_opts.dtype(at::kFloat));
+  }
 }
 
 int64_t KVCache::allocated_bytes() const {
@@ -128,16 +137,32 @@ at::Tensor KVCache::decode_attention(int64_t layer, const at::Tensor& q, const a
   // 4. Count what was attended and resident (max over KV heads, then over layers).
   at::Tensor attended = sel.valid.sum(-1).amax(-1);                      // [B]
   at::Tensor resident = c.positions.ge(0).sum(-1).amax(-1);
-  step_attended_ = at::maximum(step_attended_, attended);
-  step_resident_ = at::maximum(step_resident_, resident);
+  step_attended_.copy_(at::maximum(step_attended_, attended));
+  step_resident_.copy_(at::maximum(step_resident_, resident));
   return out.reshape({rows, shape_.n_q_heads, head_dim});
 }
 
+at::Tensor KVCache::decode_full_fused(int64_t layer, const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                                      const at::Tensor& position, double softmax_scale) {
+  if (!fused_full_) throw std::logic_error("KVCache::decode_full_fused: the cache has no fused full-attention path");
+  LayerCache& c = layers_[static_cast<size_t>(layer)];
+  c.decode_steps += 1;
+  at::Tensor out = fused_full_decode(qkv, cos, sin, position, c.keys, c.values, c.positions, attention_scratch_,
+                                     shape_.n_q_heads, softmax_scale);
+  if (layer == 0) {
+    // Slots [0, position] are resident and attended, in every layer and KV head alike.
+    at::Tensor filled = at::clamp_max(position + 1, capacity_);
+    step_attended_.copy_(at::maximum(step_attended_, filled));
+    step_resident_.copy_(at::maximum(step_resident_, filled));
+  }
+  return out;
+}
+
 void KVCache::end_step() {
-  attended_history_.push_back(step_attended_);
-  resident_history_.push_back(step_resident_);
-  step_attended_ = at::zeros_like(step_attended_);
-  step_resident_ = at::zeros_like(step_resident_);
+  attended_history_.push_back(step_attended_.clone());
+  resident_history_.push_back(step_resident_.clone());
+  step_attended_.zero_();
+  step_resident_.zero_();
 }
 
 std::vector<KVStepStats> KVCache::summarize(const std::vector<std::vector<bool>>& active) const {

@@ -63,6 +63,15 @@ class KVCache {
   at::Tensor decode_attention(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                               const at::Tensor& position, double softmax_scale);
 
+  // True when the decode step can take the fused path for the `full` policy (CUDA, supported head_dim and
+  // query heads per KV head): slot i of a row then holds position i.
+  bool fused_full_attention() const { return fused_full_; }
+  // The `full` policy's decode step for `layer` in fused kernels: RoPE of the fused projection qkv
+  // [B, (Hq + 2 Hkv) D] with the model's tables cos/sin [P, D], write of the token to slot position[b],
+  // attention over slots [0, position[b]] -> [B, Hq, D]. Counts like decode_attention.
+  at::Tensor decode_full_fused(int64_t layer, const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                               const at::Tensor& position, double softmax_scale);
+
   // Marks the end of a decode step: keeps this step's attended/resident counts (device tensors, read later).
   void end_step();
   // Summaries per row over the steps where `active[step][row]` was true. Throws BudgetViolation when a
@@ -78,6 +87,10 @@ class KVCache {
   c10::ScalarType dtype_;
   c10::Device device_;
   std::vector<LayerCache> layers_;
+  bool fused_full_ = false;
+  at::Tensor attention_scratch_;  // float32 partials of the fused split attention
+  // Per-step counters are updated in place, so a decode step captured in a CUDA graph keeps writing the
+  // tensors end_step() reads.
   at::Tensor step_attended_;   // [B] max over layers/heads in the current step
   at::Tensor step_resident_;   // [B]
   std::vector<at::Tensor> attended_history_;

@@ -2,8 +2,10 @@
 
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 #include <ATen/ATen.h>
+#include <torch/version.h>
 
 #include "core/error.h"
 #include "core/checkpoint_validate.h"
@@ -117,6 +119,7 @@ std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, c10::ScalarType
     }
     model->layers_.push_back(std::move(w));
   }
+  if (device.is_cuda()) model->fuse_projections();
   return model;
 }
 
@@ -174,6 +177,7 @@ std::unique_ptr<CausalLM> CausalLM::random(const ModelConfig& config, c10::Scala
     }
     model->layers_.push_back(std::move(w));
   }
+  if (device.is_cuda()) model->fuse_projections();
   return model;
 }
 
@@ -223,7 +227,6 @@ at::Tensor CausalLM::logits(const at::Tensor& hidden) const {
 at::Tensor CausalLM::prefill(const at::Tensor& ids, int64_t row, KVCache& cache, bool all_logits) {
   const int64_t seq_len = ids.size(0);
   const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, d = config_.head_dim;
-  const int64_t group = n_heads / n_kv;
   reserve_positions(seq_len);
   at::Tensor positions = at::arange(seq_len, at::TensorOptions().dtype(at::kLong).device(device_));
   auto [cos, sin] = rope_at(positions);  // [T, D]
@@ -239,28 +242,108 @@ at::Tensor CausalLM::prefill(const at::Tensor& ids, int64_t row, KVCache& cache,
     k = k * cos + rotate_half(k) * sin;
     cache.store_prefill(static_cast<int64_t>(l), row, q, k, v, scale);
 
-    // Dense causal attention, GQA by grouping query heads per KV head, in query chunks.
-    at::Tensor qg = q.reshape({n_kv, group, seq_len, d});
-    at::Tensor kt = k.unsqueeze(1).transpose(2, 3);  // [Hkv,1,D,T]
-    at::Tensor vg = v.unsqueeze(1);                  // [Hkv,1,T,D]
-    std::vector<at::Tensor> chunks;
-    for (int64_t start = 0; start < seq_len; start += kPrefillQueryChunk) {
-      const int64_t end = std::min(seq_len, start + kPrefillQueryChunk);
-      at::Tensor scores = at::matmul(qg.slice(2, start, end), kt).to(at::kFloat) * scale;  // [Hkv,G,c,T]
-      at::Tensor qpos = positions.slice(0, start, end).unsqueeze(1);
-      at::Tensor future = positions.unsqueeze(0).gt(qpos);                                  // [c,T]
-      scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
-      at::Tensor probs = at::softmax(scores, -1).to(dtype_);
-      chunks.push_back(at::matmul(probs, vg));  // [Hkv,G,c,D]
+    at::Tensor attn;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+    if (x.is_cuda()) {
+      // The fastest attention the LibTorch build offers (flash / memory-efficient), GQA without copies.
+      attn = at::scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), {}, 0.0, /*is_causal=*/true,
+                                              scale, /*enable_gqa=*/true)
+                 .squeeze(0).transpose(0, 1).reshape({seq_len, n_heads * d});
     }
-    at::Tensor attn = at::cat(chunks, 2).reshape({n_heads, seq_len, d}).transpose(0, 1).reshape({seq_len, n_heads * d});
+#endif
+    if (!attn.defined()) attn = dense_causal_attention(q, k, v, positions, scale);
     x = x + maybe_linear(attn, w.o_proj, w.o_bias);
     x = x + feed_forward(static_cast<int64_t>(l), rms_norm(x, w.post_attention_norm));
   }
   return logits(all_logits ? x : x.slice(0, seq_len - 1));
 }
 
+at::Tensor CausalLM::dense_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                            const at::Tensor& positions, double scale) const {
+  // Dense causal attention, GQA by grouping query heads per KV head, in query chunks.
+  const int64_t seq_len = q.size(1), n_heads = q.size(0), n_kv = k.size(0), d = q.size(2);
+  const int64_t group = n_heads / n_kv;
+  at::Tensor qg = q.reshape({n_kv, group, seq_len, d});
+  at::Tensor kt = k.unsqueeze(1).transpose(2, 3);  // [Hkv,1,D,T]
+  at::Tensor vg = v.unsqueeze(1);                  // [Hkv,1,T,D]
+  std::vector<at::Tensor> chunks;
+  for (int64_t start = 0; start < seq_len; start += kPrefillQueryChunk) {
+    const int64_t end = std::min(seq_len, start + kPrefillQueryChunk);
+    at::Tensor scores = at::matmul(qg.slice(2, start, end), kt).to(at::kFloat) * scale;  // [Hkv,G,c,T]
+    at::Tensor qpos = positions.slice(0, start, end).unsqueeze(1);
+    at::Tensor future = positions.unsqueeze(0).gt(qpos);                                  // [c,T]
+    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+    at::Tensor probs = at::softmax(scores, -1).to(dtype_);
+    chunks.push_back(at::matmul(probs, vg));  // [Hkv,G,c,D]
+  }
+  return at::cat(chunks, 2).reshape({n_heads, seq_len, d}).transpose(0, 1).reshape({seq_len, n_heads * d});
+}
+
+at::Tensor CausalLM::forward(const at::Tensor& ids) {
+  const int64_t batch = ids.size(0), seq_len = ids.size(1);
+  const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, d = config_.head_dim;
+  reserve_positions(seq_len);
+  at::Tensor positions = at::arange(seq_len, at::TensorOptions().dtype(at::kLong).device(device_));
+  auto [cos, sin] = rope_at(positions);  // [T, D], broadcast over batch and heads
+  const double scale = softmax_scale();
+  at::Tensor x = at::embedding(embed_tokens_, ids.to(device_));  // [B, T, H]
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const LayerWeights& w = layers_[l];
+    at::Tensor h = rms_norm(x, w.input_norm);
+    at::Tensor q = maybe_linear(h, w.q_proj, w.q_bias).view({batch, seq_len, n_heads, d}).transpose(1, 2);
+    at::Tensor k = maybe_linear(h, w.k_proj, w.k_bias).view({batch, seq_len, n_kv, d}).transpose(1, 2);
+    at::Tensor v = maybe_linear(h, w.v_proj, w.v_bias).view({batch, seq_len, n_kv, d}).transpose(1, 2);
+    q = q * cos + rotate_half(q) * sin;  // [B, Hq, T, D]
+    k = k * cos + rotate_half(k) * sin;  // [B, Hkv, T, D]
+    at::Tensor attn;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+    if (x.is_cuda()) {
+      attn = at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, scale, /*enable_gqa=*/true)
+                 .transpose(1, 2).reshape({batch, seq_len, n_heads * d});
+    }
+#endif
+    if (!attn.defined()) {  // the prefill's attention, one sequence at a time
+      std::vector<at::Tensor> rows;
+      for (int64_t b = 0; b < batch; ++b) rows.push_back(dense_causal_attention(q[b], k[b], v[b], positions, scale));
+      attn = at::stack(rows);  // [B, T, Hq D]
+    }
+    x = x + maybe_linear(attn, w.o_proj, w.o_bias);
+    x = x + feed_forward(static_cast<int64_t>(l), rms_norm(x, w.post_attention_norm));
+  }
+  return logits(x);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> CausalLM::named_parameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  auto add = [&](const std::string& name, const at::Tensor& t) {
+    if (t.defined()) out.emplace_back(name, t);
+  };
+  add("model.embed_tokens.weight", embed_tokens_);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const LayerWeights& w = layers_[i];
+    if (w.moe.defined()) fail_at("CausalLM::named_parameters", "mixture-of-experts layers are not trainable in lil");
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    add(p + "input_layernorm.weight", w.input_norm);
+    for (const auto& [name, weight, bias] : {std::tuple{"q_proj", w.q_proj, w.q_bias}, std::tuple{"k_proj", w.k_proj, w.k_bias},
+                                             std::tuple{"v_proj", w.v_proj, w.v_bias}, std::tuple{"o_proj", w.o_proj, w.o_bias}}) {
+      add(p + "self_attn." + name + ".weight", weight);
+      add(p + "self_attn." + name + ".bias", bias);
+    }
+    add(p + "post_attention_layernorm.weight", w.post_attention_norm);
+    for (const auto& [name, weight, bias] : {std::tuple{"gate_proj", w.mlp.gate_proj, w.mlp.gate_bias},
+                                             std::tuple{"up_proj", w.mlp.up_proj, w.mlp.up_bias},
+                                             std::tuple{"down_proj", w.mlp.down_proj, w.mlp.down_bias}}) {
+      add(p + "mlp." + name + ".weight", weight);
+      add(p + "mlp." + name + ".bias", bias);
+    }
+  }
+  add("model.norm.weight", final_norm_);
+  if (!lm_head_.is_same(embed_tokens_)) add("lm_head.weight", lm_head_);
+  return out;
+}
+
 at::Tensor CausalLM::decode(const at::Tensor& ids, const at::Tensor& positions, KVCache& cache) {
+  if (fused_decode()) return decode_fused(ids, positions, cache);
   const int64_t rows = ids.size(0);
   const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, d = config_.head_dim;
   auto [cos, sin] = rope_at(positions);  // [B, D]

@@ -24,6 +24,9 @@ struct LayerWeights {
   at::Tensor input_norm, post_attention_norm;
   at::Tensor q_proj, k_proj, v_proj, o_proj;        // [out, in]
   at::Tensor q_bias, k_bias, v_bias, o_bias;        // undefined when absent
+  // On CUDA the three projections are stored as one [q_out + 2 kv_out, in] tensor (one GEMM per decode step);
+  // q_proj/k_proj/v_proj (and their biases) are then row views of it. Undefined on CPU.
+  at::Tensor qkv_proj, qkv_bias;
   // Exactly one of the two feed-forward blocks is defined: `moe` on a sparse layer (config.layer_is_moe).
   SwiGluWeights mlp;
   MoeWeights moe;
@@ -50,7 +53,23 @@ class CausalLM {
   // [T, V] when all_logits, else [1, V] for the last position.
   at::Tensor prefill(const at::Tensor& ids, int64_t row, KVCache& cache, bool all_logits = false);
   // One decode step: `ids` [B] and their positions [B] (int64, on device) -> float32 logits [B, V].
+  // On CUDA it takes the fused path (decode_fused) unless set_fused_decode(false); elsewhere the plain one.
   at::Tensor decode(const at::Tensor& ids, const at::Tensor& positions, KVCache& cache);
+  // The GPU fast path of one decode step (src/runtime/model_fused.cpp): fused QKV and gate/up projections,
+  // fused RMSNorm, RoPE and SwiGLU kernels, the residual adds folded into the output GEMMs, the `full`
+  // policy's attention as one flash-decoding kernel over the cache (other policies: the shared cache code),
+  // MoE experts grouped on the device. No host reads, fixed shapes: it is what a CUDA graph captures.
+  at::Tensor decode_fused(const at::Tensor& ids, const at::Tensor& positions, KVCache& cache);
+  void set_fused_decode(bool on) { fused_decode_ = on; }
+  bool fused_decode() const;
+
+  // Training (src/runtime/train.cpp): dense causal forward of a batch of right-padded sequences `ids` [B, T]
+  // (int64) -> float32 logits [B, T, V], without a KV cache or policy, differentiable. Same norm, RoPE,
+  // attention and feed-forward code as prefill (tests/torch/model_forward_test.cpp checks they agree).
+  at::Tensor forward(const at::Tensor& ids);
+  // Every weight under its Hugging Face checkpoint name (lm_head.weight only when untied), in a fixed order.
+  // The tensors alias the model's: requires_grad_ and in-place updates act on the model itself.
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
 
   const LayerWeights& layer(int64_t index) const { return layers_.at(static_cast<size_t>(index)); }
   // The post-attention feed-forward block of a layer (dense MLP or sparse MoE) on normed hidden states
@@ -60,6 +79,13 @@ class CausalLM {
  private:
   CausalLM(ModelConfig config, c10::ScalarType dtype, c10::Device device);
   void build_rope_tables(int64_t max_positions);
+  // CUDA: stores q/k/v and gate/up (dense MLP, shared and routed experts) fused; the separate tensors become
+  // views of the fused ones, so no weight is held twice.
+  void fuse_projections();
+  // Causal attention of a prefill (q [Hq,T,D], k/v [Hkv,T,D]) in query chunks -> [T, Hq D].
+  at::Tensor dense_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                    const at::Tensor& positions, double scale) const;
+  at::Tensor feed_forward_fused(int64_t layer, const at::Tensor& x, const at::Tensor& residual) const;
   at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
   at::Tensor logits(const at::Tensor& hidden) const;
   std::pair<at::Tensor, at::Tensor> rope_at(const at::Tensor& positions) const;  // cos, sin [N, D]
@@ -75,6 +101,7 @@ class CausalLM {
   at::Tensor rope_cos_;   // [P, D] model dtype
   at::Tensor rope_sin_;
   int64_t weight_bytes_ = 0;
+  bool fused_decode_ = true;
 };
 
 // Float32 inverse frequencies exactly as HF computes them (default, linear, llama3 scaling).

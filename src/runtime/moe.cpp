@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "runtime/fast_decode.h"
+
 namespace lil {
 
 namespace {
@@ -64,6 +66,20 @@ at::Tensor moe_forward(const MoeWeights& w, const at::Tensor& x, int64_t top_k, 
   }
   at::Tensor shared = at::sigmoid(at::linear(x, w.shared_expert_gate)) * swiglu(w.shared_expert, x);
   return out + shared;
+}
+
+at::Tensor moe_forward_grouped(const MoeWeights& w, const at::Tensor& x, int64_t top_k, bool norm_topk_prob) {
+  const int64_t tokens = x.size(0), hidden = x.size(1);
+  const MoeRouting routing = route_tokens(w.router, x, top_k, norm_topk_prob);
+  auto [order, offsets] = group_pairs_by_expert(routing.experts, w.num_experts());
+  at::Tensor gate_up = grouped_expert_gemv(x.contiguous(), w.experts_gate_up, order, offsets, top_k);  // [T k, 2I]
+  at::Tensor expert_out = grouped_expert_gemv(fused_silu_mul(gate_up), w.experts_down_proj.contiguous(), order, offsets, 1);
+  at::Tensor routed = (expert_out.view({tokens, top_k, hidden}) * routing.weights.unsqueeze(-1)).sum(1);
+  const SwiGluWeights& s = w.shared_expert;
+  at::Tensor shared = s.gate_up.defined() && !s.down_bias.defined()
+                          ? at::linear(fused_silu_mul(at::linear(x, s.gate_up)), s.down_proj)
+                          : swiglu(s, x);
+  return routed + at::sigmoid(at::linear(x, w.shared_expert_gate)) * shared;
 }
 
 }  // namespace lil

@@ -17,6 +17,7 @@ namespace lil {
 struct SwiGluWeights {
   at::Tensor gate_proj, up_proj, down_proj;  // [I, H], [I, H], [H, I]
   at::Tensor gate_bias, up_bias, down_bias;  // undefined when absent
+  at::Tensor gate_up;                        // [2I, H] fused (CUDA); gate_proj/up_proj are then views of it
   bool defined() const { return gate_proj.defined(); }
 };
 at::Tensor swiglu(const SwiGluWeights& w, const at::Tensor& x);
@@ -27,6 +28,7 @@ struct MoeWeights {
   at::Tensor experts_gate_proj;      // [E, I, H]
   at::Tensor experts_up_proj;        // [E, I, H]
   at::Tensor experts_down_proj;      // [E, H, I]
+  at::Tensor experts_gate_up;        // [E, 2I, H] fused (CUDA); the two above are then views of it
   SwiGluWeights shared_expert;       // intermediate size shared_expert_intermediate_size
   at::Tensor shared_expert_gate;     // [1, H]
   bool defined() const { return router.defined(); }
@@ -53,5 +55,11 @@ ExpertGroups group_by_expert(const MoeRouting& routing, int64_t num_experts);
 
 // The sparse block on x [T, H] -> [T, H], in x's dtype.
 at::Tensor moe_forward(const MoeWeights& w, const at::Tensor& x, int64_t top_k, bool norm_topk_prob);
+
+// The same block on the GPU with no host read (capturable in a CUDA graph): routing, grouping of the
+// (token, slot) pairs by expert and the expert GEMVs all on the device; each selected expert's weights are
+// read once for all its tokens, unselected experts are not read. Needs experts_gate_up (fused) and CUDA.
+// The k expert outputs of a token are summed in float32 (Hugging Face adds them one by one in x's dtype).
+at::Tensor moe_forward_grouped(const MoeWeights& w, const at::Tensor& x, int64_t top_k, bool norm_topk_prob);
 
 }  // namespace lil

@@ -1,0 +1,390 @@
+#include "kernels/decode_kernels.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+namespace lil::kernels {
+
+namespace {
+
+template <typename T>
+__device__ __forceinline__ float to_float(T x);
+template <>
+__device__ __forceinline__ float to_float<float>(float x) { return x; }
+template <>
+__device__ __forceinline__ float to_float<__half>(__half x) { return __half2float(x); }
+template <>
+__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <typename T>
+__device__ __forceinline__ T from_float(float x);
+template <>
+__device__ __forceinline__ float from_float<float>(float x) { return x; }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+
+// The value as an op producing T would leave it (round to T and back).
+template <typename T>
+__device__ __forceinline__ float round_to(float x) { return to_float<T>(from_float<T>(x)); }
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+// 16-byte vectors of T unpacked to float.
+template <typename T>
+struct Vec16 {
+  static constexpr int kCount = 16 / sizeof(T);
+};
+__device__ __forceinline__ void unpack(const uint4& v, float (&out)[8], __nv_bfloat16*) {
+  const __nv_bfloat162* p = reinterpret_cast<const __nv_bfloat162*>(&v);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __bfloat1622float2(p[i]);
+    out[2 * i] = f.x;
+    out[2 * i + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void unpack(const uint4& v, float (&out)[8], __half*) {
+  const __half2* p = reinterpret_cast<const __half2*>(&v);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __half22float2(p[i]);
+    out[2 * i] = f.x;
+    out[2 * i + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void unpack(const uint4& v, float (&out)[8], float*) {
+  out[0] = __uint_as_float(v.x);
+  out[1] = __uint_as_float(v.y);
+  out[2] = __uint_as_float(v.z);
+  out[3] = __uint_as_float(v.w);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+template <typename T>
+__global__ void rms_norm_kernel(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ out, int64_t hidden,
+                                float eps) {
+  const int64_t row = blockIdx.x;
+  const T* xr = x + row * hidden;
+  T* yr = out + row * hidden;
+  float sum = 0.f;
+  for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) {
+    const float v = to_float(xr[i]);
+    sum += v * v;
+  }
+  __shared__ float warp_sums[32];
+  sum = warp_sum(sum);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) warp_sums[warp] = sum;
+  __syncthreads();
+  if (warp == 0) {
+    const int warps = (blockDim.x + 31) / 32;
+    float s = lane < warps ? warp_sums[lane] : 0.f;
+    s = warp_sum(s);
+    if (lane == 0) warp_sums[0] = s;
+  }
+  __syncthreads();
+  const float inv = rsqrtf(warp_sums[0] / static_cast<float>(hidden) + eps);
+  for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) {
+    const float normed = round_to<T>(to_float(xr[i]) * inv);
+    yr[i] = from_float<T>(to_float(w[i]) * normed);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+template <typename T>
+__global__ void rope_append_kernel(RopeAppendArgs a) {
+  const int64_t b = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
+  const int64_t d = a.head_dim, half = d / 2;
+  const int64_t hq = a.n_q_heads, hkv = a.n_kv_heads;
+  const int64_t pos = a.positions[b];
+  const T* row = static_cast<const T*>(a.qkv) + b * (hq + 2 * hkv) * d;
+  const T* cos_row = static_cast<const T*>(a.cos) + pos * d;
+  const T* sin_row = static_cast<const T*>(a.sin) + pos * d;
+  const float c0 = to_float(cos_row[i]), c1 = to_float(cos_row[i + half]);
+  const float s0 = to_float(sin_row[i]), s1 = to_float(sin_row[i + half]);
+  auto rotate = [&](const T* src, T* dst) {
+    const float x0 = to_float(src[i]), x1 = to_float(src[i + half]);
+    // rotate_half(x) = cat(-x[half:], x[:half])
+    dst[i] = from_float<T>(round_to<T>(x0 * c0) + round_to<T>(-x1 * s0));
+    dst[i + half] = from_float<T>(round_to<T>(x1 * c1) + round_to<T>(x0 * s1));
+  };
+  if (h < hq) {
+    rotate(row + h * d, static_cast<T*>(a.q_out) + (b * hq + h) * d);
+    return;
+  }
+  const int64_t j = h - hq;
+  const T* k_src = row + (hq + j) * d;
+  const T* v_src = row + (hq + hkv + j) * d;
+  if (a.k_cache != nullptr) {
+    const int64_t slot = pos < a.capacity ? pos : a.capacity - 1;
+    const int64_t base = (b * hkv + j) * a.capacity + slot;
+    T* k_dst = static_cast<T*>(a.k_cache) + base * d;
+    T* v_dst = static_cast<T*>(a.v_cache) + base * d;
+    rotate(k_src, k_dst);
+    v_dst[i] = v_src[i];
+    v_dst[i + half] = v_src[i + half];
+    if (i == 0 && a.slot_positions != nullptr) a.slot_positions[base] = pos;
+  } else {
+    rotate(k_src, static_cast<T*>(a.k_out) + (b * hkv + j) * d);
+    T* v_dst = static_cast<T*>(a.v_out) + (b * hkv + j) * d;
+    v_dst[i] = v_src[i];
+    v_dst[i + half] = v_src[i + half];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+constexpr int kAttnWarps = 4;
+constexpr int kMaxGroup = 8;
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(DecodeAttentionArgs a) {
+  constexpr int kPerLane = D / 32;
+  const int64_t split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t hq = a.n_q_heads, hkv = a.n_kv_heads, group = hq / hkv;
+  int64_t len = a.positions[b] + 1;
+  if (len > a.capacity) len = a.capacity;
+  const int64_t start = split * a.chunk;
+  const int64_t end = start + a.chunk < len ? start + a.chunk : len;
+
+  float q[kMaxGroup][kPerLane];
+  float m[kMaxGroup], l[kMaxGroup], acc[kMaxGroup][kPerLane];
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g) {
+    m[g] = -INFINITY;
+    l[g] = 0.f;
+#pragma unroll
+    for (int e = 0; e < kPerLane; ++e) {
+      acc[g][e] = 0.f;
+      q[g][e] = g < group ? to_float(static_cast<const T*>(a.q)[((b * hq) + h * group + g) * D + lane * kPerLane + e]) *
+                                a.softmax_scale
+                          : 0.f;
+    }
+  }
+  const T* keys = static_cast<const T*>(a.k) + (b * hkv + h) * a.capacity * D;
+  const T* values = static_cast<const T*>(a.v) + (b * hkv + h) * a.capacity * D;
+  for (int64_t j = start + warp; j < end; j += kAttnWarps) {
+    float k[kPerLane], v[kPerLane];
+#pragma unroll
+    for (int e = 0; e < kPerLane; ++e) {
+      k[e] = to_float(keys[j * D + lane * kPerLane + e]);
+      v[e] = to_float(values[j * D + lane * kPerLane + e]);
+    }
+#pragma unroll
+    for (int g = 0; g < kMaxGroup; ++g) {
+      if (g >= group) break;
+      float dot = 0.f;
+#pragma unroll
+      for (int e = 0; e < kPerLane; ++e) dot += q[g][e] * k[e];
+      const float s = warp_sum(dot);
+      const float m_new = fmaxf(m[g], s);
+      const float correction = expf(m[g] - m_new);
+      const float p = expf(s - m_new);
+      l[g] = l[g] * correction + p;
+#pragma unroll
+      for (int e = 0; e < kPerLane; ++e) acc[g][e] = acc[g][e] * correction + p * v[e];
+      m[g] = m_new;
+    }
+  }
+  // Combine the warps of the block.
+  __shared__ float sm_m[kAttnWarps][kMaxGroup], sm_l[kAttnWarps][kMaxGroup];
+  __shared__ float sm_acc[kAttnWarps][kMaxGroup][D];
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g) {
+    if (g >= group) break;
+    if (lane == 0) {
+      sm_m[warp][g] = m[g];
+      sm_l[warp][g] = l[g];
+    }
+#pragma unroll
+    for (int e = 0; e < kPerLane; ++e) sm_acc[warp][g][lane * kPerLane + e] = acc[g][e];
+  }
+  __syncthreads();
+  for (int64_t idx = threadIdx.x; idx < group * D; idx += blockDim.x) {
+    const int64_t g = idx / D, d = idx % D;
+    float big = -INFINITY;
+    for (int w = 0; w < kAttnWarps; ++w) big = fmaxf(big, sm_m[w][g]);
+    float sum = 0.f, out = 0.f;
+    if (big != -INFINITY) {
+      for (int w = 0; w < kAttnWarps; ++w) {
+        if (sm_m[w][g] == -INFINITY) continue;
+        const float scale = expf(sm_m[w][g] - big);
+        sum += sm_l[w][g] * scale;
+        out += sm_acc[w][g][d] * scale;
+      }
+    }
+    float* part = a.partial + ((b * hq + h * group + g) * a.splits + split) * (D + 2);
+    part[d] = out;
+    if (d == 0) {
+      part[D] = big;
+      part[D + 1] = sum;
+    }
+  }
+}
+
+template <typename T, int D>
+__global__ void attention_combine_kernel(DecodeAttentionArgs a) {
+  const int64_t bh = blockIdx.x;
+  const int d = threadIdx.x;
+  const float* part = a.partial + bh * a.splits * (D + 2);
+  float big = -INFINITY;
+  for (int64_t s = 0; s < a.splits; ++s) big = fmaxf(big, part[s * (D + 2) + D]);
+  float sum = 0.f, out = 0.f;
+  for (int64_t s = 0; s < a.splits; ++s) {
+    const float ms = part[s * (D + 2) + D];
+    if (ms == -INFINITY) continue;
+    const float scale = expf(ms - big);
+    sum += part[s * (D + 2) + D + 1] * scale;
+    out += part[s * (D + 2) + d] * scale;
+  }
+  static_cast<T*>(a.out)[bh * D + d] = from_float<T>(sum > 0.f ? out / sum : 0.f);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+template <typename T>
+__global__ void silu_mul_kernel(const T* __restrict__ gate_up, T* __restrict__ out, int64_t rows, int64_t width) {
+  const int64_t total = rows * width;
+  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total;
+       idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t r = idx / width, i = idx % width;
+    const float g = to_float(gate_up[r * 2 * width + i]);
+    const float u = to_float(gate_up[r * 2 * width + width + i]);
+    const float act = round_to<T>(g / (1.f + expf(-g)));
+    out[idx] = from_float<T>(act * u);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+constexpr int kGemvWarps = 8;
+constexpr int kGemvRowsPerBlock = 16;
+constexpr int kGemvTokens = 8;
+
+template <typename T>
+__global__ void __launch_bounds__(kGemvWarps * 32) grouped_gemv_kernel(GroupedGemvArgs a) {
+  constexpr int kVec = 16 / sizeof(T);
+  const int64_t e = blockIdx.y;
+  const int64_t begin = a.offsets[e], end = a.offsets[e + 1];
+  if (begin >= end) return;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t vectors = a.k / kVec;
+  const int64_t row_end = (blockIdx.x + 1) * kGemvRowsPerBlock < a.n ? (blockIdx.x + 1) * kGemvRowsPerBlock : a.n;
+  for (int64_t row = blockIdx.x * kGemvRowsPerBlock + warp; row < row_end; row += kGemvWarps) {
+    const uint4* w = reinterpret_cast<const uint4*>(static_cast<const T*>(a.w) + (e * a.n + row) * a.k);
+    for (int64_t tb = begin; tb < end; tb += kGemvTokens) {
+      const int nt = end - tb < kGemvTokens ? static_cast<int>(end - tb) : kGemvTokens;
+      const uint4* x[kGemvTokens];
+      float acc[kGemvTokens];
+#pragma unroll
+      for (int t = 0; t < kGemvTokens; ++t) {
+        acc[t] = 0.f;
+        const int64_t pair = t < nt ? a.order[tb + t] : a.order[tb];
+        x[t] = reinterpret_cast<const uint4*>(static_cast<const T*>(a.x) + (pair / a.input_div) * a.k);
+      }
+#pragma unroll 4
+      for (int64_t v = lane; v < vectors; v += 32) {
+        float wf[8];
+        unpack(__ldg(w + v), wf, static_cast<T*>(nullptr));
+#pragma unroll
+        for (int t = 0; t < kGemvTokens; ++t) {
+          if (t >= nt) break;
+          float xf[8];
+          unpack(__ldg(x[t] + v), xf, static_cast<T*>(nullptr));
+#pragma unroll
+          for (int c = 0; c < kVec; ++c) acc[t] += wf[c] * xf[c];
+        }
+      }
+#pragma unroll
+      for (int t = 0; t < kGemvTokens; ++t) {
+        if (t >= nt) break;
+        const float total = warp_sum(acc[t]);
+        if (lane == 0) static_cast<T*>(a.out)[a.order[tb + t] * a.n + row] = from_float<T>(total);
+      }
+    }
+  }
+}
+
+template <typename F>
+void dispatch(int dtype, F&& f) {
+  switch (dtype) {
+    case kF32: f(static_cast<float*>(nullptr)); break;
+    case kF16: f(static_cast<__half*>(nullptr)); break;
+    default: f(static_cast<__nv_bfloat16*>(nullptr)); break;
+  }
+}
+
+cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
+
+}  // namespace
+
+void rms_norm(int dtype, const void* x, const void* w, void* out, int64_t rows, int64_t hidden, float eps, void* stream) {
+  const int threads = hidden >= 4096 ? 1024 : hidden >= 1024 ? 512 : 256;
+  dispatch(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    rms_norm_kernel<T><<<static_cast<unsigned>(rows), threads, 0, as_stream(stream)>>>(
+        static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(out), hidden, eps);
+  });
+}
+
+void rope_append(int dtype, const RopeAppendArgs& args, void* stream) {
+  const dim3 grid(static_cast<unsigned>(args.batch), static_cast<unsigned>(args.n_q_heads + args.n_kv_heads));
+  dispatch(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    rope_append_kernel<T><<<grid, static_cast<unsigned>(args.head_dim / 2), 0, as_stream(stream)>>>(args);
+  });
+}
+
+bool decode_attention_supports(int64_t head_dim, int64_t group) {
+  return (head_dim == 64 || head_dim == 128) && group >= 1 && group <= kMaxGroup;
+}
+
+void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) {
+  const dim3 grid(static_cast<unsigned>(args.splits), static_cast<unsigned>(args.n_kv_heads),
+                  static_cast<unsigned>(args.batch));
+  const unsigned combine_blocks = static_cast<unsigned>(args.batch * args.n_q_heads);
+  dispatch(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if (args.head_dim == 64) {
+      attention_split_kernel<T, 64><<<grid, kAttnWarps * 32, 0, as_stream(stream)>>>(args);
+      attention_combine_kernel<T, 64><<<combine_blocks, 64, 0, as_stream(stream)>>>(args);
+    } else {
+      attention_split_kernel<T, 128><<<grid, kAttnWarps * 32, 0, as_stream(stream)>>>(args);
+      attention_combine_kernel<T, 128><<<combine_blocks, 128, 0, as_stream(stream)>>>(args);
+    }
+  });
+}
+
+void silu_mul(int dtype, const void* gate_up, void* out, int64_t rows, int64_t width, void* stream) {
+  const int64_t total = rows * width;
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 4096));
+  dispatch(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    silu_mul_kernel<T><<<blocks, 256, 0, as_stream(stream)>>>(static_cast<const T*>(gate_up), static_cast<T*>(out),
+                                                             rows, width);
+  });
+}
+
+void grouped_gemv(int dtype, const GroupedGemvArgs& args, void* stream) {
+  const dim3 grid(static_cast<unsigned>((args.n + kGemvRowsPerBlock - 1) / kGemvRowsPerBlock),
+                  static_cast<unsigned>(args.experts));
+  dispatch(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    grouped_gemv_kernel<T><<<grid, kGemvWarps * 32, 0, as_stream(stream)>>>(args);
+  });
+}
+
+const char* last_launch_error() {
+  const cudaError_t err = cudaGetLastError();
+  return err == cudaSuccess ? "" : cudaGetErrorString(err);
+}
+
+}  // namespace lil::kernels

@@ -1,0 +1,81 @@
+#pragma once
+// Fused CUDA kernels of the graph-captured decode step (raw pointers, no torch; src/runtime/fast_decode.cpp
+// wraps them for tensors and holds the plain ATen twin each one is tested against in
+// tests/torch/fast_decode_test.cpp).
+//
+// Element types: `dtype` is one of the ElemType codes; activations, weights and the KV cache share it.
+// Every launch goes to `stream` (a cudaStream_t), so the step can be captured in a CUDA graph. None of the
+// kernels reads anything back to the host.
+#include <cstdint>
+
+namespace lil::kernels {
+
+enum ElemType : int { kF32 = 0, kF16 = 1, kBF16 = 2 };
+
+// Hugging Face LlamaRMSNorm: y = w * T(x_f32 * rsqrt(mean(x_f32^2) + eps)), the product rounded to T.
+// x, out: [rows, hidden] contiguous; w: [hidden].
+void rms_norm(int dtype, const void* x, const void* w, void* out, int64_t rows, int64_t hidden, float eps,
+              void* stream);
+
+// RoPE on the fused q/k/v projection of one decode token per row, as Hugging Face computes it in T:
+// r = T(T(x * cos) + T(rotate_half(x) * sin)). qkv: [B, (Hq + 2 Hkv) * D] contiguous (biases added);
+// cos/sin: [P, D] tables; positions: [B] int64. Writes q_out [B, Hq, D]. When k_cache is given, the rotated
+// key and the value go to slot positions[b] of k_cache/v_cache [B, Hkv, C, D] and slot_positions [B, Hkv, C]
+// (int64) records the position; otherwise they go to k_out/v_out [B, Hkv, D].
+struct RopeAppendArgs {
+  const void* qkv = nullptr;
+  const void* cos = nullptr;
+  const void* sin = nullptr;
+  const int64_t* positions = nullptr;
+  void* q_out = nullptr;
+  void* k_out = nullptr;
+  void* v_out = nullptr;
+  void* k_cache = nullptr;
+  void* v_cache = nullptr;
+  int64_t* slot_positions = nullptr;
+  int64_t batch = 0, n_q_heads = 0, n_kv_heads = 0, head_dim = 0, capacity = 0;
+};
+void rope_append(int dtype, const RopeAppendArgs& args, void* stream);
+
+// Decode attention of one query token per row over the first positions[b] + 1 slots of a KV cache whose
+// slot i holds position i (the `full` policy), split over the context (flash-decoding): each of `splits`
+// chunks of `chunk` slots writes a partial (max, sum, unnormalised output) in float32, and a second kernel
+// combines them. q: [B, Hq, D]; k/v: [B, Hkv, C, D]; out: [B, Hq, D]. Query heads are grouped per KV head
+// (GQA, at most 8 per KV head); head_dim 64 or 128. `partial` holds B * Hq * splits * (D + 2) floats.
+struct DecodeAttentionArgs {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  const int64_t* positions = nullptr;
+  void* out = nullptr;
+  float* partial = nullptr;
+  int64_t batch = 0, n_q_heads = 0, n_kv_heads = 0, head_dim = 0, capacity = 0;
+  int64_t chunk = 256, splits = 1;
+  float softmax_scale = 1.0f;
+};
+void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream);
+bool decode_attention_supports(int64_t head_dim, int64_t group);
+
+// out[r, i] = T(silu(T(gate_up[r, i])) * gate_up[r, I + i]) for i < I: the SwiGLU activation on a fused
+// gate/up projection [rows, 2I] -> [rows, I], rounded as Hugging Face's two ops round.
+void silu_mul(int dtype, const void* gate_up, void* out, int64_t rows, int64_t width, void* stream);
+
+// Grouped expert GEMV (mixture of experts): for every (token, slot) pair p routed to expert e,
+// out[p, n] = T(sum_k W[e, n, k] * x[p / input_div, k]). Pairs come grouped by expert: order[offsets[e] ..
+// offsets[e + 1]) are the pair indices routed to e (offsets: [E + 1] int64). Each expert's weights are read
+// once for all its pairs; experts with no pair cost one early exit. W: [E, N, K] contiguous, K % (16 /
+// sizeof(T)) == 0; x: [*, K]; out: [P, N].
+struct GroupedGemvArgs {
+  const void* x = nullptr;
+  const void* w = nullptr;
+  const int64_t* order = nullptr;
+  const int64_t* offsets = nullptr;
+  void* out = nullptr;
+  int64_t experts = 0, n = 0, k = 0, input_div = 1;
+};
+void grouped_gemv(int dtype, const GroupedGemvArgs& args, void* stream);
+
+// The CUDA error of the last launch as text, empty when none (checked by the wrappers).
+const char* last_launch_error();
+
+}  // namespace lil::kernels

@@ -1,0 +1,295 @@
+#include "runtime/fast_decode.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include <ATen/ATen.h>
+
+#ifdef LIL_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+
+#include "kernels/decode_kernels.h"
+#endif
+
+namespace lil {
+
+namespace {
+
+[[noreturn]] void no_cuda(const char* what) {
+  throw std::logic_error(std::string(what) + ": the fused kernels need a CUDA build of lil and CUDA tensors");
+}
+
+#ifdef LIL_WITH_CUDA
+int elem_type(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return kernels::kF32;
+    case at::kHalf: return kernels::kF16;
+    case at::kBFloat16: return kernels::kBF16;
+    default: throw std::invalid_argument("fused kernels: expected float32, float16 or bfloat16, got " +
+                                         std::string(c10::toString(t.scalar_type())));
+  }
+}
+void* current_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
+void check_launch(const char* what) {
+  const std::string err = kernels::last_launch_error();
+  if (!err.empty()) throw std::runtime_error(std::string(what) + ": CUDA launch failed: " + err);
+}
+void require(bool ok, const char* what, const std::string& expected) {
+  if (!ok) throw std::invalid_argument(std::string(what) + ": expected " + expected);
+}
+#endif
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+bool fused_kernels_available(const at::Tensor& like) {
+#ifdef LIL_WITH_CUDA
+  const auto t = like.scalar_type();
+  return like.is_cuda() && (t == at::kFloat || t == at::kHalf || t == at::kBFloat16);
+#else
+  (void)like;
+  return false;
+#endif
+}
+
+// ---- RMSNorm ----
+at::Tensor reference_rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  at::Tensor xf = x.to(at::kFloat);
+  xf = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * xf.to(x.scalar_type());
+}
+
+at::Tensor fused_rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+#ifdef LIL_WITH_CUDA
+  require(x.is_contiguous() && weight.is_contiguous() && x.scalar_type() == weight.scalar_type() &&
+              x.size(-1) == weight.numel(),
+          "fused_rms_norm", "contiguous x [N, H] and weight [H] of one dtype");
+  at::Tensor out = at::empty_like(x);
+  const int64_t hidden = x.size(-1);
+  kernels::rms_norm(elem_type(x), x.data_ptr(), weight.data_ptr(), out.data_ptr(), x.numel() / hidden, hidden,
+                    static_cast<float>(eps), current_stream());
+  check_launch("fused_rms_norm");
+  return out;
+#else
+  (void)x, (void)weight, (void)eps;
+  no_cuda("fused_rms_norm");
+#endif
+}
+
+// ---- RoPE ----
+RopedQKV reference_rope(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                        const at::Tensor& positions, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim) {
+  const int64_t rows = qkv.size(0);
+  at::Tensor c = cos.index_select(0, positions).unsqueeze(1);  // [B,1,D]
+  at::Tensor s = sin.index_select(0, positions).unsqueeze(1);
+  at::Tensor q = qkv.slice(1, 0, n_q_heads * head_dim).view({rows, n_q_heads, head_dim});
+  at::Tensor k = qkv.slice(1, n_q_heads * head_dim, (n_q_heads + n_kv_heads) * head_dim).view({rows, n_kv_heads, head_dim});
+  at::Tensor v = qkv.slice(1, (n_q_heads + n_kv_heads) * head_dim).reshape({rows, n_kv_heads, head_dim});
+  return {q * c + rotate_half(q) * s, k * c + rotate_half(k) * s, v};
+}
+
+RopedQKV fused_rope(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& positions,
+                    int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim) {
+#ifdef LIL_WITH_CUDA
+  require(qkv.is_contiguous() && cos.is_contiguous() && sin.is_contiguous() && positions.scalar_type() == at::kLong &&
+              qkv.size(1) == (n_q_heads + 2 * n_kv_heads) * head_dim && head_dim % 2 == 0,
+          "fused_rope", "contiguous qkv [B, (Hq + 2 Hkv) D], tables [P, D] and int64 positions");
+  const int64_t rows = qkv.size(0);
+  RopedQKV out{at::empty({rows, n_q_heads, head_dim}, qkv.options()), at::empty({rows, n_kv_heads, head_dim}, qkv.options()),
+               at::empty({rows, n_kv_heads, head_dim}, qkv.options())};
+  kernels::RopeAppendArgs a;
+  a.qkv = qkv.data_ptr();
+  a.cos = cos.data_ptr();
+  a.sin = sin.data_ptr();
+  a.positions = positions.data_ptr<int64_t>();
+  a.q_out = out.q.data_ptr();
+  a.k_out = out.k.data_ptr();
+  a.v_out = out.v.data_ptr();
+  a.batch = rows;
+  a.n_q_heads = n_q_heads;
+  a.n_kv_heads = n_kv_heads;
+  a.head_dim = head_dim;
+  kernels::rope_append(elem_type(qkv), a, current_stream());
+  check_launch("fused_rope");
+  return out;
+#else
+  (void)qkv, (void)cos, (void)sin, (void)positions, (void)n_q_heads, (void)n_kv_heads, (void)head_dim;
+  no_cuda("fused_rope");
+#endif
+}
+
+// ---- full attention ----
+int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capacity, int64_t* chunk) {
+  // Enough blocks to cover the GPU (~2 per SM of a large GPU) when the context is long; chunks of at least
+  // 64 slots so a block has work for its four warps.
+  const int64_t target_blocks = 264;
+  const int64_t per_split = std::max<int64_t>(1, batch * n_kv_heads);
+  const int64_t want_splits = std::max<int64_t>(1, (target_blocks + per_split - 1) / per_split);
+  int64_t c = (capacity + want_splits - 1) / want_splits;
+  c = std::max<int64_t>(64, (c + 63) / 64 * 64);
+  *chunk = c;
+  return (capacity + c - 1) / c;
+}
+
+int64_t decode_attention_scratch(int64_t batch, int64_t n_q_heads, int64_t head_dim, int64_t splits) {
+  return batch * n_q_heads * splits * (head_dim + 2);
+}
+
+bool fused_full_attention_supported(const at::Tensor& like, int64_t head_dim, int64_t group) {
+#ifdef LIL_WITH_CUDA
+  return fused_kernels_available(like) && kernels::decode_attention_supports(head_dim, group);
+#else
+  (void)like, (void)head_dim, (void)group;
+  return false;
+#endif
+}
+
+at::Tensor reference_full_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                                    const at::Tensor& positions, double softmax_scale) {
+  const int64_t rows = q.size(0), n_q = q.size(1), d = q.size(2);
+  const int64_t n_kv = k_cache.size(1), capacity = k_cache.size(2), group = n_q / n_kv;
+  at::Tensor query = q.view({rows, n_kv, group, d}).to(at::kFloat);
+  at::Tensor logits = at::matmul(query, k_cache.to(at::kFloat).transpose(2, 3)) * softmax_scale;  // [B,Hkv,G,C]
+  at::Tensor slots = at::arange(capacity, positions.options()).view({1, 1, 1, capacity});
+  logits = logits.masked_fill(slots.gt(positions.view({rows, 1, 1, 1})), -std::numeric_limits<double>::infinity());
+  at::Tensor out = at::matmul(at::softmax(logits, -1), v_cache.to(at::kFloat));  // [B,Hkv,G,D]
+  return out.reshape({rows, n_q, d}).to(q.scalar_type());
+}
+
+at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                             const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                             const at::Tensor& slot_positions, const at::Tensor& partial, int64_t n_q_heads,
+                             double softmax_scale) {
+#ifdef LIL_WITH_CUDA
+  const int64_t rows = k_cache.size(0), n_kv = k_cache.size(1), capacity = k_cache.size(2), d = k_cache.size(3);
+  require(k_cache.is_contiguous() && v_cache.is_contiguous() && slot_positions.is_contiguous() &&
+              qkv.is_contiguous() && qkv.size(0) == rows && qkv.size(1) == (n_q_heads + 2 * n_kv) * d &&
+              qkv.scalar_type() == k_cache.scalar_type() && partial.scalar_type() == at::kFloat,
+          "fused_full_decode", "contiguous qkv [B, (Hq + 2 Hkv) D] and caches [B, Hkv, C, D] of one dtype");
+  int64_t chunk = 0;
+  const int64_t splits = decode_attention_splits(rows, n_kv, capacity, &chunk);
+  require(partial.numel() >= decode_attention_scratch(rows, n_q_heads, d, splits), "fused_full_decode",
+          "a scratch of decode_attention_scratch() floats");
+  at::Tensor q = at::empty({rows, n_q_heads, d}, qkv.options());
+  kernels::RopeAppendArgs r;
+  r.qkv = qkv.data_ptr();
+  r.cos = cos.data_ptr();
+  r.sin = sin.data_ptr();
+  r.positions = positions.data_ptr<int64_t>();
+  r.q_out = q.data_ptr();
+  r.k_cache = k_cache.data_ptr();
+  r.v_cache = v_cache.data_ptr();
+  r.slot_positions = slot_positions.data_ptr<int64_t>();
+  r.batch = rows;
+  r.n_q_heads = n_q_heads;
+  r.n_kv_heads = n_kv;
+  r.head_dim = d;
+  r.capacity = capacity;
+  kernels::rope_append(elem_type(qkv), r, current_stream());
+  check_launch("fused_full_decode (rope)");
+  at::Tensor out = at::empty({rows, n_q_heads, d}, qkv.options());
+  kernels::DecodeAttentionArgs a;
+  a.q = q.data_ptr();
+  a.k = k_cache.data_ptr();
+  a.v = v_cache.data_ptr();
+  a.positions = positions.data_ptr<int64_t>();
+  a.out = out.data_ptr();
+  a.partial = partial.data_ptr<float>();
+  a.batch = rows;
+  a.n_q_heads = n_q_heads;
+  a.n_kv_heads = n_kv;
+  a.head_dim = d;
+  a.capacity = capacity;
+  a.chunk = chunk;
+  a.splits = splits;
+  a.softmax_scale = static_cast<float>(softmax_scale);
+  kernels::decode_attention(elem_type(qkv), a, current_stream());
+  check_launch("fused_full_decode (attention)");
+  return out;
+#else
+  (void)qkv, (void)cos, (void)sin, (void)positions, (void)k_cache, (void)v_cache, (void)slot_positions, (void)partial,
+      (void)n_q_heads, (void)softmax_scale;
+  no_cuda("fused_full_decode");
+#endif
+}
+
+// ---- SwiGLU activation ----
+at::Tensor reference_silu_mul(const at::Tensor& gate_up) {
+  const int64_t width = gate_up.size(-1) / 2;
+  return at::silu(gate_up.slice(-1, 0, width)) * gate_up.slice(-1, width);
+}
+
+at::Tensor fused_silu_mul(const at::Tensor& gate_up) {
+#ifdef LIL_WITH_CUDA
+  require(gate_up.is_contiguous() && gate_up.dim() == 2 && gate_up.size(1) % 2 == 0, "fused_silu_mul",
+          "contiguous [N, 2I]");
+  const int64_t rows = gate_up.size(0), width = gate_up.size(1) / 2;
+  at::Tensor out = at::empty({rows, width}, gate_up.options());
+  kernels::silu_mul(elem_type(gate_up), gate_up.data_ptr(), out.data_ptr(), rows, width, current_stream());
+  check_launch("fused_silu_mul");
+  return out;
+#else
+  (void)gate_up;
+  no_cuda("fused_silu_mul");
+#endif
+}
+
+// ---- grouped experts ----
+std::pair<at::Tensor, at::Tensor> group_pairs_by_expert(const at::Tensor& experts, int64_t num_experts) {
+  at::Tensor flat = experts.reshape({-1});
+  auto sorted = at::sort(flat, /*stable=*/true, /*dim=*/0, /*descending=*/false);
+  at::Tensor bounds = at::arange(num_experts + 1, flat.options());
+  at::Tensor offsets = at::searchsorted(std::get<0>(sorted), bounds);  // first pair of each expert, then the end
+  return {std::get<1>(sorted), offsets};
+}
+
+at::Tensor reference_grouped_expert_gemv(const at::Tensor& x, const at::Tensor& w, const at::Tensor& order,
+                                         const at::Tensor& offsets, int64_t input_div) {
+  const int64_t pairs = order.numel(), experts = w.size(0);
+  at::Tensor out = at::zeros({pairs, w.size(1)}, x.options());
+  at::Tensor off = offsets.cpu();
+  for (int64_t e = 0; e < experts; ++e) {
+    const int64_t begin = off[e].item<int64_t>(), end = off[e + 1].item<int64_t>();
+    if (begin == end) continue;
+    at::Tensor ids = order.slice(0, begin, end);
+    at::Tensor rows = x.index_select(0, at::div(ids, input_div, "floor"));
+    out.index_copy_(0, ids, at::linear(rows, w[e]));
+  }
+  return out;
+}
+
+at::Tensor grouped_expert_gemv(const at::Tensor& x, const at::Tensor& w, const at::Tensor& order,
+                               const at::Tensor& offsets, int64_t input_div) {
+#ifdef LIL_WITH_CUDA
+  const int64_t k = w.size(2);
+  require(x.is_contiguous() && w.is_contiguous() && x.size(-1) == k && x.scalar_type() == w.scalar_type() &&
+              k % (16 / static_cast<int64_t>(x.element_size())) == 0 && order.scalar_type() == at::kLong &&
+              offsets.numel() == w.size(0) + 1,
+          "grouped_expert_gemv", "contiguous x [*, K], w [E, N, K] (K a multiple of 16 bytes), int64 order and offsets");
+  at::Tensor out = at::empty({order.numel(), w.size(1)}, x.options());
+  kernels::GroupedGemvArgs a;
+  a.x = x.data_ptr();
+  a.w = w.data_ptr();
+  a.order = order.data_ptr<int64_t>();
+  a.offsets = offsets.data_ptr<int64_t>();
+  a.out = out.data_ptr();
+  a.experts = w.size(0);
+  a.n = w.size(1);
+  a.k = k;
+  a.input_div = input_div;
+  kernels::grouped_gemv(elem_type(x), a, current_stream());
+  check_launch("grouped_expert_gemv");
+  return out;
+#else
+  (void)x, (void)w, (void)order, (void)offsets, (void)input_div;
+  no_cuda("grouped_expert_gemv");
+#endif
+}
+
+}  // namespace lil

@@ -1,0 +1,60 @@
+#pragma once
+// Tensor wrappers of the fused decode kernels (src/kernels/decode_kernels.cu) and, next to each, its plain
+// ATen twin: the obviously-right reference the kernel is tested against (tests/torch/fast_decode_test.cpp)
+// and the path every build without CUDA takes. The `fused_*` functions need CUDA tensors and a CUDA build
+// (fused_kernels_available); the `reference_*` ones run anywhere.
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+
+namespace lil {
+
+// True when the fused kernels can run on tensors like `like` (a CUDA build and a CUDA tensor of float32,
+// float16 or bfloat16).
+bool fused_kernels_available(const at::Tensor& like);
+
+// Hugging Face LlamaRMSNorm over the last dimension of x [N, H].
+at::Tensor fused_rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+at::Tensor reference_rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+// RoPE of one decode token per row from the fused projection qkv [B, (Hq + 2 Hkv) D] (tables cos/sin [P, D],
+// positions [B] int64). Returns q [B, Hq, D], k and v [B, Hkv, D] (after RoPE for q and k).
+struct RopedQKV {
+  at::Tensor q, k, v;
+};
+RopedQKV fused_rope(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& positions,
+                    int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim);
+RopedQKV reference_rope(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                        const at::Tensor& positions, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim);
+
+// The `full` policy's decode step on a cache whose slot i holds position i: RoPE, write the token's key and
+// value to slot positions[b] of k_cache / v_cache [B, Hkv, C, D] (slot_positions [B, Hkv, C] records it),
+// then attend q to slots [0, positions[b]]. `partial` is the float32 scratch of the split attention
+// (decode_attention_scratch elements). Returns [B, Hq, D].
+int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capacity, int64_t* chunk);
+int64_t decode_attention_scratch(int64_t batch, int64_t n_q_heads, int64_t head_dim, int64_t splits);
+bool fused_full_attention_supported(const at::Tensor& like, int64_t head_dim, int64_t group);
+at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                             const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                             const at::Tensor& slot_positions, const at::Tensor& partial, int64_t n_q_heads,
+                             double softmax_scale);
+// Attention alone (q [B, Hq, D] already roped, the token already in the cache), as the reference computes it.
+at::Tensor reference_full_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                                    const at::Tensor& positions, double softmax_scale);
+
+// SwiGLU activation on a fused gate/up projection [N, 2I] -> [N, I].
+at::Tensor fused_silu_mul(const at::Tensor& gate_up);
+at::Tensor reference_silu_mul(const at::Tensor& gate_up);
+
+// Grouped expert GEMV: out[p] = w[e(p)] @ x[p / input_div] for the pairs p grouped by expert (order [P]
+// int64, offsets [E + 1] int64 as from group_pairs_by_expert). w [E, N, K] -> out [P, N].
+at::Tensor grouped_expert_gemv(const at::Tensor& x, const at::Tensor& w, const at::Tensor& order,
+                               const at::Tensor& offsets, int64_t input_div);
+at::Tensor reference_grouped_expert_gemv(const at::Tensor& x, const at::Tensor& w, const at::Tensor& order,
+                                         const at::Tensor& offsets, int64_t input_div);
+
+// Pairs (token, slot) of a top-k routing `experts` [T, k] grouped by expert on the device, with no host
+// read: order [T k] (pair indices, stable by expert) and offsets [E + 1].
+std::pair<at::Tensor, at::Tensor> group_pairs_by_expert(const at::Tensor& experts, int64_t num_experts);
+
+}  // namespace lil
