@@ -65,7 +65,7 @@ class CausalLM {
 
   // Training (src/runtime/train.cpp): dense causal forward of a batch of right-padded sequences `ids` [B, T]
   // (int64) -> float32 logits [B, T, V], without a KV cache or policy, differentiable. Same norm, RoPE,
-  // attention and feed-forward code as prefill (tests/torch/model_forward_test.cpp checks they agree).
+  // attention and feed-forward code as prefill (tests/torch/train_test.cpp checks they agree).
   at::Tensor forward(const at::Tensor& ids);
   // Every weight under its Hugging Face checkpoint name (lm_head.weight only when untied), in a fixed order.
   // The tensors alias the model's: requires_grad_ and in-place updates act on the model itself.

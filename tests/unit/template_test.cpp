@@ -88,7 +88,7 @@ std::string make_r1_distill_tokenizer_dir() {
 
 TEST_CASE("the shipped templates load by name and render exactly", "[template]") {
   const auto names = lil::list_prompt_templates();
-  CHECK(names == std::vector<std::string>{"plain", "qwen-chatml", "r1-distill"});
+  CHECK(names == std::vector<std::string>{"plain", "qwen-chatml", "r1-distill", "varchain"});
   const auto vocabulary = fake_vocabulary(
       {"<｜User｜>", "<｜Assistant｜>", "<think>", "</think>", "<|im_start|>", "<|im_end|>"}, std::string("<BOS>"));
   const std::string instruction = "Please reason step by step, and put your final answer within \\boxed{}.";
@@ -110,6 +110,10 @@ TEST_CASE("the shipped templates load by name and render exactly", "[template]")
   const auto plain = lil::load_prompt_template("plain");
   CHECK(lil::render_prompt(plain, "Q?", vocabulary) == "<BOS>Q?\n" + instruction);
   CHECK(lil::render_prompt(plain, "Q?", fake_vocabulary({}, std::nullopt)) == "Q?\n" + instruction);
+  // The shipped tiny model's template: BOS, the question, a newline; a forced answer is the box it ends with.
+  const auto varchain = lil::load_prompt_template("varchain");
+  CHECK(lil::render_prompt(varchain, "a=1. What is a?", vocabulary) == "<BOS>a=1. What is a?\n");
+  CHECK(varchain.forced_answer_text(false) == "\n\\boxed{");
   // GSM8K-style runs may ask for "####" instead; the caller overrides the instruction.
   CHECK(lil::render_prompt(plain, "Q?", vocabulary, std::string("End with #### and the number.")) ==
         "<BOS>Q?\nEnd with #### and the number.");
