@@ -3,7 +3,8 @@
 #   installs the carried Debian libraries under /usr/local, builds lil against the machine's CUDA LibTorch
 #   (TORCH_CUDA_ARCH_LIST=9.0a), runs the whole test suite (CUDA tests included), then `lil bench` and the
 #   Hugging Face baseline on the same shapes, writing logs and results/gpu/<gpu>-<date>.json to $OUT.
-# Stages can be chosen: scripts/gpu_session.sh [deps] [headers] [build] [test] [bench] [bench-long] [fixtures]
+# Stages can be chosen: scripts/gpu_session.sh [snapshot] [deps] [headers] [build] [fast-test] [test] [bench]
+#   [bench-long] [fixtures]
 # (default: deps build test bench). Logs stream into $OUT as they are written.
 #   bench:      the GPU issue's targets at 1k context (batch 1 and 32, three shapes, lil graph mode and the
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
@@ -17,6 +18,14 @@ stages="${*:-deps build test bench}"
 has() { [[ " $stages " == *" $1 "* ]]; }
 log() { echo "[gpu_session $(date +%T)] $*"; }
 export OPENBLAS_NUM_THREADS=1 PYTHONUNBUFFERED=1
+
+if has snapshot; then
+  # The device tool copies the working tree as it is, other people's unfinished edits included: build the
+  # committed sources instead (.carry/head.tar, made by scripts/gpu_snapshot.sh).
+  rm -rf src policies datasets bench tests/unit tests/torch tests/cli fuzz CMakeLists.txt
+  tar -xf .carry/head.tar
+  log "sources: $(cat .carry/head.commit)"
+fi
 
 if has deps; then
   # The device tool's 64 MiB limit: the libraries and tokenizers can travel compressed in .carry/.
@@ -46,7 +55,7 @@ if has build; then
   export TORCH_CUDA_ARCH_LIST=9.0a
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix" \
         -DCMAKE_CUDA_ARCHITECTURES=90a ${LIL_CMAKE_ARGS:-} > "$out/build.log" 2>&1 &&
-    timeout "${LIL_BUILD_TIMEOUT:-420}" cmake --build build-gpu -j "$(nproc)" >> "$out/build.log" 2>&1
+    timeout "${LIL_BUILD_TIMEOUT:-420}" cmake --build build-gpu -j "$(nproc)" ${LIL_BUILD_TARGETS:+--target $LIL_BUILD_TARGETS} >> "$out/build.log" 2>&1
   rc=$?
   tail -5 "$out/build.log"
   grep -E "error|CUDA kernels" "$out/build.log" | head -30
@@ -61,6 +70,12 @@ if has headers; then
   split -b 15M /tmp/torch-include.tar.xz "$out/torch-include.tar.xz."
   python3 -c 'import torch;print(torch.__version__, torch.version.cuda)' > "$out/torch-version.txt"
   log "headers: $(du -sh /tmp/torch-include.tar.xz | cut -f1)"
+fi
+
+if has fast-test; then
+  log "fast-path tests"
+  timeout 240 ./build-gpu/lil_torch_tests "[fast]" 2>&1 | tail -80 > "$out/fast_tests.log"
+  tail -30 "$out/fast_tests.log"
 fi
 
 if has test; then
