@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -20,6 +21,27 @@ std::string read_text_file(const std::string& path) {
   return buffer.str();
 }
 
+std::string read_text_file(const std::string& path, uint64_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail_at(path, std::string("cannot open file (") + std::strerror(errno) + ")");
+  const auto limit_text = [&] {
+    return "the limit for this file is " + std::to_string(max_bytes) + " bytes (" +
+           std::to_string(max_bytes >> 20) + " MiB); a corrupt file?";
+  };
+  std::error_code size_error;
+  const uint64_t size = std::filesystem::file_size(path, size_error);
+  if (!size_error && size > max_bytes) fail_at(path, "file is " + std::to_string(size) + " bytes; " + limit_text());
+  // The size may be unknown (a pipe, a device) or grow while reading: the read itself stops at the limit.
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+    if (text.size() > max_bytes) fail_at(path, "file is longer than " + std::to_string(max_bytes) + " bytes; " + limit_text());
+  }
+  if (in.bad()) fail_at(path, "read error");
+  return text;
+}
+
 json parse_json_text(const std::string& text, const std::string& where) {
   try {
     return json::parse(text);
@@ -31,6 +53,10 @@ json parse_json_text(const std::string& text, const std::string& where) {
 }
 
 json read_json_file(const std::string& path) { return parse_json_text(read_text_file(path), path); }
+
+json read_json_file(const std::string& path, uint64_t max_bytes) {
+  return parse_json_text(read_text_file(path, max_bytes), path);
+}
 
 void write_text_file_atomic(const std::string& path, const std::string& text) {
   const std::string temp = path + ".tmp." + std::to_string(::getpid());

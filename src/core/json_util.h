@@ -15,10 +15,15 @@ using json = nlohmann::json;
 
 // Reads a whole file; LilError naming the path when it is missing or unreadable.
 std::string read_text_file(const std::string& path);
+// The same for files lil only ever expects to be small (tokenizers, configs): a file (or device, or pipe)
+// longer than `max_bytes` is refused with a LilError naming the path and the limit, after reading at most
+// max_bytes + 1 bytes, so a corrupt or hostile file cannot make lil allocate its whole size.
+std::string read_text_file(const std::string& path, uint64_t max_bytes);
 
 // Parses a JSON document; LilError "<path>: malformed JSON at byte N: ..." on failure.
 json parse_json_text(const std::string& text, const std::string& where);
 json read_json_file(const std::string& path);
+json read_json_file(const std::string& path, uint64_t max_bytes);
 
 // Atomic write: temp file in the same directory, fsync, rename. Never leaves a half-written file.
 void write_text_file_atomic(const std::string& path, const std::string& text);

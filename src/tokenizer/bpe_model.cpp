@@ -17,9 +17,6 @@ struct BpeModel::GuardedCache {
 
 namespace {
 
-// Ids above this are surely a corrupt file; refusing them keeps a typo from allocating gigabytes.
-constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
-
 struct MergeCandidate {
   int32_t rank;
   int32_t position;
@@ -93,7 +90,10 @@ BpeModel BpeModel::from_json(const nlohmann::json& model, const JsonPath& path) 
       (vocab_path / token).fail("expected an integer id, got " + json_type_name(id_value));
     }
     const int64_t id = id_value.get<int64_t>();
-    if (id < 0 || id > kMaxTokenId) (vocab_path / token).fail("id " + std::to_string(id) + " is out of range");
+    if (id < 0 || id > kMaxTokenId) {
+      (vocab_path / token).fail("id " + std::to_string(id) + " is out of range (lil accepts ids 0.." +
+                                std::to_string(kMaxTokenId) + ")");
+    }
     max_id = std::max(max_id, id);
   }
   bpe.id_to_token_.resize(static_cast<size_t>(max_id + 1));
@@ -122,6 +122,10 @@ BpeModel BpeModel::from_json(const nlohmann::json& model, const JsonPath& path) 
 
   const nlohmann::json& merges = path.require_array(model, "merges");
   const JsonPath merges_path = path / "merges";
+  if (merges.size() > kMaxMerges) {
+    merges_path.fail(std::to_string(merges.size()) + " merges; lil accepts at most " + std::to_string(kMaxMerges) +
+                     " (a corrupt file?)");
+  }
   bpe.merges_.reserve(merges.size());
   int32_t rank = 0;
   std::string merged;

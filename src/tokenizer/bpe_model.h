@@ -43,6 +43,12 @@ class BpeModel {
   static constexpr size_t kCacheCapacity = 10000;   // words, as in Hugging Face
   static constexpr size_t kMaxCachedWordBytes = 256;  // longer words are not cached
 
+  // Resource limits: a corrupt or hostile tokenizer.json is refused before it can make lil allocate
+  // gigabytes. Every id indexes tables of ~100 bytes an id, so ids (not just entries) are bounded; the
+  // largest real vocabularies have ~262k tokens, Llama-3's 280,147 merges are the most lil has seen.
+  static constexpr int64_t kMaxTokenId = (int64_t{1} << 21) - 1;  // 2,097,151
+  static constexpr size_t kMaxMerges = size_t{1} << 22;           // 4,194,304
+
  private:
   BpeModel();
 

@@ -155,7 +155,7 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::from_files(const std::string& tokenizer_json_path, const std::string& tokenizer_config_path) {
-  const nlohmann::json root = read_json_file(tokenizer_json_path);
+  const nlohmann::json root = read_json_file(tokenizer_json_path, kMaxFileBytes);
   const JsonPath root_path(tokenizer_json_path);
   if (!root.is_object()) root_path.fail("expected a JSON object at the top level, got " + json_type_name(root));
   if (const auto version = root_path.optional_string(root, "version"); version && *version != "1.0") {
@@ -205,7 +205,7 @@ Tokenizer Tokenizer::from_files(const std::string& tokenizer_json_path, const st
   }
 
   if (!tokenizer_config_path.empty()) {
-    const nlohmann::json config = read_json_file(tokenizer_config_path);
+    const nlohmann::json config = read_json_file(tokenizer_config_path, kMaxFileBytes);
     const JsonPath config_path(tokenizer_config_path);
     if (!config.is_object()) config_path.fail("expected a JSON object at the top level, got " + json_type_name(config));
     auto resolve = [&](const char* key) -> std::optional<int32_t> {

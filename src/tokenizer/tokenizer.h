@@ -13,6 +13,11 @@ namespace lil {
 
 class Tokenizer {
  public:
+  // tokenizer.json and tokenizer_config.json longer than this are refused before they are parsed:
+  // Llama-3's tokenizer.json is 9 MB and nlohmann::json needs ~5x a file's size in memory, so this
+  // bounds what a corrupt file (or a device, or a pipe) can make lil allocate.
+  static constexpr uint64_t kMaxFileBytes = uint64_t{128} << 20;
+
   // Loads `tokenizer.json` and, when non-empty, `tokenizer_config.json` (bos/eos token names, chat template).
   // Throws LilError naming the file and key on any malformed or unsupported content.
   static Tokenizer from_files(const std::string& tokenizer_json_path, const std::string& tokenizer_config_path);
