@@ -226,13 +226,78 @@ TEST_CASE("Fused kernels: grouped expert GEMV equals a per-expert loop; the MoE 
   CHECK(max_abs_diff(moe_forward(w, x, 2, false), plain) == 0);
 }
 
+namespace {
+
+// Random models with head_dim 64, so the fused full-attention kernel runs (the parity fixtures' heads are
+// 8 and 16 wide and take the shared cache code).
+ModelConfig random_shape(bool moe) {
+  ModelConfig c;
+  c.architecture = moe ? Architecture::Qwen2Moe : Architecture::Llama;
+  c.model_type = moe ? "qwen2_moe" : "llama";
+  c.vocab_size = 512;
+  c.hidden_size = 256;
+  c.intermediate_size = 512;
+  c.num_hidden_layers = 3;
+  c.num_attention_heads = 8;
+  c.num_key_value_heads = 2;
+  c.head_dim = 64;
+  c.rms_norm_eps = 1e-6;
+  c.max_position_embeddings = 4096;
+  if (moe) {
+    c.attention_bias = true;
+    c.num_experts = 8;
+    c.num_experts_per_tok = 2;
+    c.moe_intermediate_size = 64;
+    c.shared_expert_intermediate_size = 128;
+    c.decoder_sparse_step = 1;
+  }
+  return c;
+}
+
+void check_modes_agree(CausalLM& model, const std::vector<GenerationRequest>& batch, const std::string& policy,
+                       int64_t budget, const std::map<std::string, std::string>& args) {
+  GenerationOptions graph_opts;
+  graph_opts.policy = PolicySpec{policy, budget, args};
+  GenerationOptions eager_opts = graph_opts;
+  eager_opts.cuda_graph = false;
+  model.set_fused_decode(true);
+  auto graphed = generate(model, batch, graph_opts);
+  auto eager = generate(model, batch, eager_opts);
+  model.set_fused_decode(false);
+  auto plain = generate(model, batch, eager_opts);
+  model.set_fused_decode(true);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    INFO("row " << i);
+    // Replaying the captured step is the same computation as launching it: identical results.
+    CHECK(graphed[i].token_ids == eager[i].token_ids);
+    CHECK(graphed[i].logprobs == eager[i].logprobs);
+    CHECK(graphed[i].kv.attended_max == eager[i].kv.attended_max);
+    // The fused kernels against the plain ops (float32): the same tokens, log-probabilities within 1e-3.
+    CHECK(graphed[i].token_ids == plain[i].token_ids);
+    double worst = 0;
+    for (size_t s = 0; s < std::min(graphed[i].logprobs.size(), plain[i].logprobs.size()); ++s) {
+      worst = std::max(worst, static_cast<double>(std::abs(graphed[i].logprobs[s] - plain[i].logprobs[s])));
+    }
+    CHECK(worst < 1e-3);
+    CHECK(graphed[i].kv.attended_max == plain[i].kv.attended_max);
+    CHECK(graphed[i].kv.resident_max == plain[i].kv.resident_max);
+    CHECK(graphed[i].kv.attended_mean == plain[i].kv.attended_mean);
+  }
+}
+
+const std::map<std::string, std::pair<int64_t, std::map<std::string, std::string>>>& all_policies() {
+  static const std::map<std::string, std::pair<int64_t, std::map<std::string, std::string>>> p = {
+      {"full", {0, {}}},   {"sink", {48, {}}},  {"h2o", {48, {}}},   {"tova", {48, {}}},
+      {"snapkv", {48, {{"window", "8"}, {"interval", "4"}}}},     {"rkv", {48, {}}},
+      {"quest", {48, {}}}, {"infllm", {48, {}}}};
+  return p;
+}
+
+}  // namespace
+
 TEST_CASE("Fused decode: graph replay, eager fused and plain decode give the same tokens for every policy",
           "[fast][cuda][model]") {
   if (!cuda_ready()) return;
-  const std::map<std::string, std::pair<int64_t, std::map<std::string, std::string>>> policies = {
-      {"full", {0, {}}},           {"sink", {48, {}}},  {"h2o", {48, {}}},    {"tova", {48, {}}},
-      {"snapkv", {48, {{"window", "8"}, {"interval", "4"}}}},  {"rkv", {48, {}}},
-      {"quest", {48, {}}},         {"infllm", {48, {}}}};
   for (const std::string model_name : {"tiny-llama", "tiny-qwen2", "tiny-qwen2-moe"}) {
     LoadedModel loaded = load_model(test::fixture_model(model_name), at::kFloat, c10::Device(c10::kCUDA));
     REQUIRE(loaded.model->fused_decode());
@@ -244,33 +309,25 @@ TEST_CASE("Fused decode: graph replay, eager fused and plain decode give the sam
       if (r.prompt_ids.size() > 300) r.prompt_ids.resize(300);
       batch.push_back(r);
     }
-    for (const auto& [policy, spec] : policies) {
+    for (const auto& [policy, spec] : all_policies()) {
       INFO("model " << model_name << ", policy " << policy);
-      GenerationOptions graph_opts;
-      graph_opts.policy = PolicySpec{policy, spec.first, spec.second};
-      GenerationOptions eager_opts = graph_opts;
-      eager_opts.cuda_graph = false;
-      loaded.model->set_fused_decode(true);
-      auto graphed = generate(*loaded.model, batch, graph_opts);
-      auto eager = generate(*loaded.model, batch, eager_opts);
-      loaded.model->set_fused_decode(false);
-      auto plain = generate(*loaded.model, batch, eager_opts);
-      loaded.model->set_fused_decode(true);
-      for (size_t i = 0; i < batch.size(); ++i) {
-        // Replaying the captured step is the same computation as launching it: identical results.
-        CHECK(graphed[i].token_ids == eager[i].token_ids);
-        CHECK(graphed[i].logprobs == eager[i].logprobs);
-        CHECK(graphed[i].kv.attended_max == eager[i].kv.attended_max);
-        // The fused kernels against the plain ops (float32): the same tokens, log-probabilities within 1e-3.
-        CHECK(graphed[i].token_ids == plain[i].token_ids);
-        double worst = 0;
-        for (size_t s = 0; s < std::min(graphed[i].logprobs.size(), plain[i].logprobs.size()); ++s) {
-          worst = std::max(worst, static_cast<double>(std::abs(graphed[i].logprobs[s] - plain[i].logprobs[s])));
-        }
-        CHECK(worst < 1e-3);
-        CHECK(graphed[i].kv.attended_max == plain[i].kv.attended_max);
-        CHECK(graphed[i].kv.resident_max == plain[i].kv.resident_max);
-      }
+      check_modes_agree(*loaded.model, batch, policy, spec.first, spec.second);
+    }
+  }
+  for (bool moe : {false, true}) {
+    auto model = CausalLM::random(random_shape(moe), at::kFloat, c10::Device(c10::kCUDA), 5);
+    std::vector<GenerationRequest> batch;
+    for (int64_t len : {7, 130, 400}) {
+      GenerationRequest r;
+      at::Tensor ids = at::randint(0, 512, {len}, at::kLong);
+      r.prompt_ids.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + len);
+      r.max_new_tokens = 48;
+      r.ignore_eos = true;
+      batch.push_back(r);
+    }
+    for (const auto& [policy, spec] : all_policies()) {
+      INFO("random model, head_dim 64, " << (moe ? "MoE" : "dense") << ", policy " << policy);
+      check_modes_agree(*model, batch, policy, spec.first, spec.second);
     }
   }
 }
