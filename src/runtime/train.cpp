@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <ATen/autocast_mode.h>
 #include <torch/optim/adamw.h>
 #include <torch/serialize.h>
@@ -146,7 +147,7 @@ struct EvalResult {
 
 EvalResult evaluate(CausalLM& model, const TrainConfig& c, const ExampleMaker& maker, const Tokenizer& tokenizer,
                     const ByteLevelVocab& vocab) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   const auto problems = make_varchain_problems(c.task, SynthSplit::Test, c.task_seed, 0,
                                                static_cast<uint64_t>(c.eval_problems));
   std::vector<GenerationRequest> requests;
@@ -334,7 +335,7 @@ TrainSummary run_training(const TrainConfig& config_in, const TrainOverrides& ov
   summary.steps = last_step;
   summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   {
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     const Example probe = maker.make(make_varchain_problem(c.task, SynthSplit::Test, c.task_seed, 0));
     summary.probe_ids = probe.ids;
     at::Tensor ids = at::tensor(std::vector<int64_t>(probe.ids.begin(), probe.ids.end()), at::kLong).unsqueeze(0);

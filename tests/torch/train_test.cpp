@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <c10/core/GradMode.h>
+
 #include <cmath>
 #include <filesystem>
 
@@ -74,7 +76,7 @@ TEST_CASE("train: the batched training forward equals prefill on every position,
   REQUIRE(params.front().first == "model.embed_tokens.weight");
   CHECK(params.back().first == "lm_head.weight");
   CHECK(params.size() == 2 + 2 * 9 + 1);
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   params.back().second.mul_(2.0);
   CHECK((model->forward(ids) - batched).abs().max().item<double>() > 1e-3);
 }
