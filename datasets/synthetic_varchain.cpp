@@ -117,9 +117,14 @@ VarchainOptions parse_varchain_options(const nlohmann::json& object, const std::
     else if (key == "modulus") integer(o.modulus);
     else if (key == "constant_prob") number(o.constant_prob);
     else if (key == "variable_operand_prob") number(o.variable_operand_prob);
+    else if (key == "alphabetical_names") {
+      if (!value.is_boolean()) fail_at(where, "key '" + key + "': expected true or false");
+      o.alphabetical_names = value.get<bool>();
+    }
     else {
       fail_at(where, "unknown key '" + key +
-                         "' (known: min_vars, max_vars, fan_in, constant_prob, variable_operand_prob, max_lookback, modulus)");
+                         "' (known: min_vars, max_vars, fan_in, constant_prob, variable_operand_prob, max_lookback, modulus, "
+                         "alphabetical_names)");
     }
   }
   validate_varchain_options(o, where);
@@ -130,7 +135,8 @@ nlohmann::json varchain_options_json(const VarchainOptions& o) {
   return {{"min_vars", o.min_vars},         {"max_vars", o.max_vars},
           {"fan_in", o.fan_in},             {"constant_prob", o.constant_prob},
           {"variable_operand_prob", o.variable_operand_prob},
-          {"max_lookback", o.max_lookback}, {"modulus", o.modulus}};
+          {"max_lookback", o.max_lookback}, {"modulus", o.modulus},
+          {"alphabetical_names", o.alphabetical_names}};
 }
 
 SynthSplit parse_synth_split(const std::string& text, const std::string& where) {
@@ -151,7 +157,9 @@ SyntheticProblem make_varchain_problem(const VarchainOptions& o, SynthSplit spli
     SplitMix64 rng(fnv1a(std::to_string(seed) + "/" + std::to_string(index) + "/" + std::to_string(attempt)));
     const auto n = static_cast<size_t>(o.min_vars + static_cast<int64_t>(rng.below(static_cast<uint64_t>(o.max_vars - o.min_vars + 1))));
     std::string letters = "abcdefghijklmnopqrstuvwxyz";
-    for (size_t i = letters.size() - 1; i > 0; --i) std::swap(letters[i], letters[rng.below(i + 1)]);
+    if (!o.alphabetical_names) {
+      for (size_t i = letters.size() - 1; i > 0; --i) std::swap(letters[i], letters[rng.below(i + 1)]);
+    }
 
     std::vector<Definition> defs(n);
     std::vector<int64_t> values(n);

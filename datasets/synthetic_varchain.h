@@ -21,6 +21,7 @@ struct VarchainOptions {
   double variable_operand_prob = 0.5;  // an operand after the first is a variable (else a constant)
   int64_t max_lookback = 0;     // operands come from the last N definitions (0: any earlier one)
   int64_t modulus = 10;         // all arithmetic is modulo this (10: single digits)
+  bool alphabetical_names = false;  // variables are a, b, c, ... in definition order (else random letters)
 };
 
 // Reads the knobs from a JSON object (absent keys keep their defaults); LilError naming `where` and the key

@@ -23,7 +23,7 @@ namespace lil {
 
 struct TrainModelShape {
   int64_t hidden_size = 128, intermediate_size = 384, num_hidden_layers = 4;
-  int64_t num_attention_heads = 4, num_key_value_heads = 4;
+  int64_t num_attention_heads = 4, num_key_value_heads = 0;  // 0: as many as attention heads (no GQA)
   double rope_theta = 10000.0, rms_norm_eps = 1e-5;
   int64_t max_position_embeddings = 1024;
   bool tie_word_embeddings = false;

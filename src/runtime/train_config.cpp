@@ -107,6 +107,7 @@ TrainConfig parse_train_config(const std::string& json_text, const std::string& 
             "must divide num_attention_heads");
     require((m.hidden_size / m.num_attention_heads) % 2 == 0, at, "head_dim (hidden_size / heads) must be even");
   }
+  if (c.model.num_key_value_heads == 0) c.model.num_key_value_heads = c.model.num_attention_heads;
   if (const json* opt = root.sub("optimizer")) {
     Section s(*opt, where + ": optimizer");
     for (const auto& [key, field] : {std::pair{"steps", &c.steps}, {"batch_size", &c.batch_size}, {"warmup_steps", &c.warmup_steps}}) {

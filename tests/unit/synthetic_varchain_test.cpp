@@ -112,6 +112,21 @@ TEST_CASE("varchain: knobs shape the problems", "[synthetic]") {
   }
 }
 
+TEST_CASE("varchain: alphabetical_names names the definitions a, b, c, ... in order", "[synthetic]") {
+  lil::VarchainOptions o;
+  o.alphabetical_names = true;
+  o.min_vars = o.max_vars = 5;
+  const auto p = lil::make_varchain_problem(o, SynthSplit::Test, 1, 0);
+  INFO(p.question);
+  CHECK(p.question.rfind("a=", 0) == 0);
+  for (const char* name : {";b=", ";c=", ";d=", ";e="}) CHECK(p.question.find(name) != std::string::npos);
+  CHECK(p.question.substr(p.question.size() - 12) == ". What is e?");
+  CHECK(lil::check_varchain_solution(p.question, p.solution, 10).empty());
+  CHECK(lil::parse_varchain_options(nlohmann::json{{"alphabetical_names", true}}, "cfg").alphabetical_names);
+  CHECK_THROWS_WITH(lil::parse_varchain_options(nlohmann::json{{"alphabetical_names", 1}}, "cfg"),
+                    Catch::Contains("expected true or false"));
+}
+
 TEST_CASE("varchain: option errors name the key", "[synthetic]") {
   CHECK_THROWS_WITH(lil::parse_varchain_options(nlohmann::json{{"max_vars", 27}}, "cfg"), Catch::Contains("max_vars"));
   CHECK_THROWS_WITH(lil::parse_varchain_options(nlohmann::json{{"fan_in", 0}}, "cfg"), Catch::Contains("fan_in"));
