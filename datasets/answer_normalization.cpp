@@ -298,6 +298,31 @@ size_t matching_bracket(const std::string& text, size_t open) {
   return std::string::npos;
 }
 
+size_t wrapping_brace_pairs(const std::string& text) {
+  size_t leading = 0;
+  while (leading < text.size() && text[leading] == '{') ++leading;
+  // The brace at position d < leading closes where the depth first falls back to d: one pass finds
+  // them all (peeling one pair at a time and matching again was quadratic in the nesting).
+  std::vector<size_t> close_of(leading, std::string::npos);
+  size_t depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\\' && i + 1 < text.size() && (text[i + 1] == '{' || text[i + 1] == '}')) {
+      ++i;  // an escaped brace is a literal set bracket, as in matching_bracket
+      continue;
+    }
+    if (c == '{') ++depth;
+    if (c == '}') {
+      if (depth == 0) break;  // unbalanced: nothing past here is wrapped
+      --depth;
+      if (depth < leading && close_of[depth] == std::string::npos) close_of[depth] = i;
+    }
+  }
+  size_t pairs = 0;
+  while (pairs < leading && close_of[pairs] == text.size() - 1 - pairs) ++pairs;
+  return pairs;
+}
+
 std::vector<std::string> split_top_level(const std::string& text, const std::string& separator) {
   std::vector<std::string> parts;
   int depth = 0;
@@ -393,9 +418,8 @@ std::string normalize_answer(const std::string& answer) {
   if (text.size() > 1 && text[0] == '-' && text[1] == '.') text = "-0" + text.substr(1);
   drop_single_char_braces(text);
 
-  while (text.size() >= 2 && text.front() == '{' && matching_bracket(text, 0) == text.size() - 1) {
-    text = text.substr(1, text.size() - 2);
-  }
+  const size_t wrapping = wrapping_brace_pairs(text);
+  if (wrapping > 0) text = text.substr(wrapping, text.size() - 2 * wrapping);
   // Multiple choice: "(B)" -> "B".
   if (text.size() == 3 && text[0] == '(' && text[2] == ')' && std::isupper(static_cast<unsigned char>(text[1]))) {
     text = text.substr(1, 1);

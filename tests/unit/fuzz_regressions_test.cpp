@@ -7,12 +7,14 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "core/model_config.h"
+#include "datasets/answer_normalization.h"
 #include "datasets/dataset.h"
 #include "fuzz/entry_points.h"
 #include "fuzz/scratch_file.h"
@@ -75,6 +77,33 @@ TEST_CASE("fuzz regression: a JSON number beyond double range (1e999) in a data-
   spec.name = "gsm8k";
   spec.path = kRegressionDir + "/dataset_jsonl/json-number-overflow";
   CHECK_THROWS_WITH(lil::load_dataset(spec), Contains(spec.path + ":1: malformed JSON"));
+}
+
+TEST_CASE("fuzz regression: deeply nested braces around an answer are peeled in one pass", "[fuzz]") {
+  // normalize_answer peeled one wrapping pair at a time and matched the brackets again: 50,000 levels
+  // (fuzz/regressions/answer_grading/nested-braces-quadratic) took 70 s; a million would never end.
+  const size_t depth = 1'000'000;
+  CHECK(lil::normalize_answer(std::string(depth, '{') + "42" + std::string(depth, '}')) == "42");
+  const std::string regression = read_bytes(kRegressionDir + "/answer_grading/nested-braces-quadratic");
+  CHECK_FALSE(refusal("answer_grading", regression).has_value());
+
+  // The one-pass count agrees with the slow, obviously-right peeling on random bracket soup.
+  auto peeled_slowly = [](std::string text) {
+    size_t pairs = 0;
+    while (text.size() >= 2 && text.front() == '{' && lil::matching_bracket(text, 0) == text.size() - 1) {
+      text = text.substr(1, text.size() - 2);
+      ++pairs;
+    }
+    return pairs;
+  };
+  std::mt19937 random(11);
+  const std::string alphabet = "{{{}}}x\\";
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::string text(random() % 12, ' ');
+    for (char& c : text) c = alphabet[random() % alphabet.size()];
+    CAPTURE(text);
+    CHECK(lil::wrapping_brace_pairs(text) == peeled_slowly(text));
+  }
 }
 
 TEST_CASE("adversarial inputs to every fuzzed entry point give a LilError naming what is wrong", "[fuzz]") {
