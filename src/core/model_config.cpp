@@ -183,6 +183,15 @@ void parse_moe(const json& root, const std::string& where, ModelConfig* c) {
   if (!experts) fail_at(where, "key 'num_experts': expected a non-negative integer, got nothing (the key is missing)");
   c->num_experts = int_value(*experts, where, "num_experts");
   if (c->num_experts < 0) bad_key(where, "num_experts", "a non-negative integer", std::to_string(c->num_experts));
+  // Each expert of each layer is three entries of the tensor table built from this config: bounded so an
+  // absurd count fails here instead of filling memory (DeepSeek-V3 has 61 x 256 = 15,616 layer-experts).
+  constexpr int64_t kMaxLayerExperts = int64_t{1} << 18;
+  if (c->num_experts > kMaxLayerExperts / c->num_hidden_layers) {
+    bad_key(where, "num_experts",
+            "at most " + std::to_string(kMaxLayerExperts / c->num_hidden_layers) + " (2^18 experts in all over " +
+                std::to_string(c->num_hidden_layers) + " layers)",
+            std::to_string(c->num_experts));
+  }
   c->decoder_sparse_step = positive_int(root, "decoder_sparse_step", where, "decoder_sparse_step", 1);
   c->norm_topk_prob = bool_or(root, "norm_topk_prob", where, false);
   if (const json* layers = find_non_null(root, "mlp_only_layers")) {

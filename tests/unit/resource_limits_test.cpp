@@ -1,18 +1,22 @@
 // Resource limits on files that come from anywhere: a tokenizer.json too large to be real (a billion
 // merges, a device that never ends), too many merges, ids too large for lil's per-id tables, a regex that
 // backtracks forever. Each is refused with a LilError naming the file and the limit, in bounded memory.
-// (A safetensors header that claims absurd sizes: tests/unit/safetensors_test.cpp; a config.json that does:
-// tests/unit/model_config_test.cpp; a prompt beyond max_position_embeddings: tests/cli/test_faults.sh.)
+// A config.json whose expert count would make the expected-tensor table fill memory is refused too. (A
+// safetensors header that claims absurd sizes: tests/unit/safetensors_test.cpp; absurd layer and hidden
+// sizes: tests/unit/model_config_test.cpp; a prompt beyond max_position_embeddings: tests/cli/test_faults.sh.)
 #include <catch2/catch.hpp>
 
 #include <sys/resource.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/model_config.h"
 #include "fuzz/scratch_file.h"
 #include "tokenizer/bpe_model.h"
 #include "tokenizer/tokenizer.h"
@@ -108,4 +112,27 @@ TEST_CASE("a pre-tokenizer regex that backtracks without end fails with a LilErr
   const Tokenizer tokenizer = Tokenizer::from_files(path, "");
   CHECK(tokenizer.encode("aab", false) == std::vector<int32_t>{0, 0, 1});
   CHECK_THROWS_WITH(tokenizer.encode(std::string(40, 'a') + "b", false), Contains("match limit"));
+}
+
+TEST_CASE("a MoE config.json claiming absurd expert counts is refused before the tensor table is built", "[limits]") {
+  std::ifstream in(std::string(LIL_SOURCE_DIR) + "/tests/fixtures/models/tiny-qwen2-moe/config.json");
+  std::ostringstream text;
+  text << in.rdbuf();
+  nlohmann::json config = nlohmann::json::parse(text.str());
+  // 4096 layers x 2^24 experts would be 2^38 table entries (hours, terabytes); 2^63-1 experts, forever.
+  config["num_hidden_layers"] = 4096;
+  config["mlp_only_layers"] = nlohmann::json::array();
+  for (const int64_t experts : {int64_t{1} << 24, int64_t{9223372036854775807}}) {
+    config["num_experts"] = experts;
+    CHECK_THROWS_WITH(lil::parse_model_config(config.dump(), "config.json"),
+                      Contains("config.json: key 'num_experts': expected at most 64 (2^18 experts in all over 4096 layers), got " +
+                               std::to_string(experts)));
+  }
+  // At the limit the table is 2^18 experts x 3 tensors, in bounded memory.
+  config["num_hidden_layers"] = 4;
+  config["num_experts"] = 65536;
+  const int64_t peak_before = peak_rss_bytes();
+  const lil::ModelConfig parsed = lil::parse_model_config(config.dump(), "config.json");
+  CHECK(lil::expected_tensors(parsed).size() > 3 * 65536 * 4);
+  CHECK(peak_rss_bytes() - peak_before < 1024 * kMiB);
 }
