@@ -90,7 +90,7 @@ fi
 
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' ' '-')
 day=$(date +%Y-%m-%d)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+commit=$(cut -d' ' -f1 .carry/head.commit 2>/dev/null || git rev-parse --short HEAD 2>/dev/null || echo unknown)
 results="$out/${gpu:-gpu}-${day}.jsonl"
 lil_bench() {  # one lil bench run, its JSON line tagged with the engine and commit
   timeout 240 ./build-gpu/lil bench --random-weights --device cuda --json "$@" 2>>"$out/bench.err" | grep '^{' |
@@ -109,6 +109,17 @@ if has bench; then
   lil_bench --shape qwen2-1.5b --context 1024 --batch 1 --new-tokens 32 --mode fused
   lil_bench --shape qwen2-1.5b --context 1024 --batch 1 --new-tokens 16 --mode eager
   lil_bench --shape llama-8b --context 8192 --batch 1 --new-tokens 4
+fi
+
+if has bench-quick; then  # lil alone on the headline shapes (the HF figures do not change with lil's code)
+  log "quick benchmarks -> $results"
+  for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do
+    for batch in 1 32; do lil_bench --shape "$shape" --context 1024 --batch "$batch" --new-tokens 64; done
+  done
+  for policy in "full" "sink --budget 256" "quest --budget 256"; do
+    # shellcheck disable=SC2086
+    lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy $policy
+  done
 fi
 
 if has bench-long; then

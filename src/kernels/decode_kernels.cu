@@ -144,9 +144,10 @@ __global__ void rope_append_kernel(RopeAppendArgs a) {
 
 // ---------------------------------------------------------------------------------------------------------
 constexpr int kAttnWarps = 4;
-constexpr int kMaxGroup = 8;
+constexpr int kAttnMaxGroup = 8;  // query heads per KV head; kernels are built for 1, 2, 4 and 8
+constexpr int kAttnUnroll = 4;
 
-template <typename T, int D>
+template <typename T, int D, int kMaxGroup>
 __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(DecodeAttentionArgs a) {
   constexpr int kPerLane = D / 32;
   const int64_t split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
@@ -173,27 +174,48 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
   }
   const T* keys = static_cast<const T*>(a.k) + (b * hkv + h) * a.capacity * D;
   const T* values = static_cast<const T*>(a.v) + (b * hkv + h) * a.capacity * D;
-  for (int64_t j = start + warp; j < end; j += kAttnWarps) {
-    float k[kPerLane], v[kPerLane];
+  // Each warp takes kAttnUnroll consecutive tokens per iteration: their loads, dot products and warp
+  // reductions are independent, so they overlap instead of running as one long dependent chain per token.
+  for (int64_t base = start + warp * kAttnUnroll; base < end; base += kAttnWarps * kAttnUnroll) {
+    float k[kAttnUnroll][kPerLane], v[kAttnUnroll][kPerLane], s[kAttnUnroll][kMaxGroup];
 #pragma unroll
-    for (int e = 0; e < kPerLane; ++e) {
-      k[e] = to_float(keys[j * D + lane * kPerLane + e]);
-      v[e] = to_float(values[j * D + lane * kPerLane + e]);
+    for (int u = 0; u < kAttnUnroll; ++u) {
+      const int64_t j = base + u < end ? base + u : end - 1;  // past the end: a valid slot, result ignored
+#pragma unroll
+      for (int e = 0; e < kPerLane; ++e) {
+        k[u][e] = to_float(keys[j * D + lane * kPerLane + e]);
+        v[u][e] = to_float(values[j * D + lane * kPerLane + e]);
+      }
+#pragma unroll
+      for (int g = 0; g < kMaxGroup; ++g) {
+        float dot = 0.f;
+#pragma unroll
+        for (int e = 0; e < kPerLane; ++e) dot += q[g][e] * k[u][e];
+        s[u][g] = dot;
+      }
     }
 #pragma unroll
-    for (int g = 0; g < kMaxGroup; ++g) {
-      if (g >= group) break;
-      float dot = 0.f;
+    for (int offset = 16; offset > 0; offset >>= 1) {
 #pragma unroll
-      for (int e = 0; e < kPerLane; ++e) dot += q[g][e] * k[e];
-      const float s = warp_sum(dot);
-      const float m_new = fmaxf(m[g], s);
-      const float correction = expf(m[g] - m_new);
-      const float p = expf(s - m_new);
-      l[g] = l[g] * correction + p;
+      for (int u = 0; u < kAttnUnroll; ++u) {
 #pragma unroll
-      for (int e = 0; e < kPerLane; ++e) acc[g][e] = acc[g][e] * correction + p * v[e];
-      m[g] = m_new;
+        for (int g = 0; g < kMaxGroup; ++g) s[u][g] += __shfl_xor_sync(0xffffffffu, s[u][g], offset);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kAttnUnroll; ++u) {
+      if (base + u >= end) break;
+#pragma unroll
+      for (int g = 0; g < kMaxGroup; ++g) {
+        if (g >= group) break;
+        const float m_new = fmaxf(m[g], s[u][g]);
+        const float correction = expf(m[g] - m_new);
+        const float p = expf(s[u][g] - m_new);
+        l[g] = l[g] * correction + p;
+#pragma unroll
+        for (int e = 0; e < kPerLane; ++e) acc[g][e] = acc[g][e] * correction + p * v[u][e];
+        m[g] = m_new;
+      }
     }
   }
   // Combine the warps of the block.
@@ -344,22 +366,27 @@ void rope_append(int dtype, const RopeAppendArgs& args, void* stream) {
 }
 
 bool decode_attention_supports(int64_t head_dim, int64_t group) {
-  return (head_dim == 64 || head_dim == 128) && group >= 1 && group <= kMaxGroup;
+  return (head_dim == 64 || head_dim == 128) && group >= 1 && group <= kAttnMaxGroup;
 }
 
 void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) {
   const dim3 grid(static_cast<unsigned>(args.splits), static_cast<unsigned>(args.n_kv_heads),
                   static_cast<unsigned>(args.batch));
   const unsigned combine_blocks = static_cast<unsigned>(args.batch * args.n_q_heads);
+  const int64_t group = args.n_q_heads / args.n_kv_heads;
+  cudaStream_t s = as_stream(stream);
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    if (args.head_dim == 64) {
-      attention_split_kernel<T, 64><<<grid, kAttnWarps * 32, 0, as_stream(stream)>>>(args);
-      attention_combine_kernel<T, 64><<<combine_blocks, 64, 0, as_stream(stream)>>>(args);
-    } else {
-      attention_split_kernel<T, 128><<<grid, kAttnWarps * 32, 0, as_stream(stream)>>>(args);
-      attention_combine_kernel<T, 128><<<combine_blocks, 128, 0, as_stream(stream)>>>(args);
-    }
+    auto split = [&](auto dim_tag) {
+      constexpr int D = decltype(dim_tag)::value;
+      if (group <= 1) attention_split_kernel<T, D, 1><<<grid, kAttnWarps * 32, 0, s>>>(args);
+      else if (group <= 2) attention_split_kernel<T, D, 2><<<grid, kAttnWarps * 32, 0, s>>>(args);
+      else if (group <= 4) attention_split_kernel<T, D, 4><<<grid, kAttnWarps * 32, 0, s>>>(args);
+      else attention_split_kernel<T, D, 8><<<grid, kAttnWarps * 32, 0, s>>>(args);
+      attention_combine_kernel<T, D><<<combine_blocks, D, 0, s>>>(args);
+    };
+    if (args.head_dim == 64) split(std::integral_constant<int, 64>());
+    else split(std::integral_constant<int, 128>());
   });
 }
 

@@ -126,13 +126,13 @@ RopedQKV fused_rope(const at::Tensor& qkv, const at::Tensor& cos, const at::Tens
 
 // ---- full attention ----
 int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capacity, int64_t* chunk) {
-  // Enough blocks to cover the GPU (~2 per SM of a large GPU) when the context is long; chunks of at least
-  // 64 slots so a block has work for its four warps.
+  // Enough blocks to cover the GPU (~2 per SM of a large GPU); chunks of at least 32 slots (two rounds of
+  // four tokens for each of the block's four warps).
   const int64_t target_blocks = 264;
   const int64_t per_split = std::max<int64_t>(1, batch * n_kv_heads);
   const int64_t want_splits = std::max<int64_t>(1, (target_blocks + per_split - 1) / per_split);
   int64_t c = (capacity + want_splits - 1) / want_splits;
-  c = std::max<int64_t>(64, (c + 63) / 64 * 64);
+  c = std::max<int64_t>(32, (c + 31) / 32 * 32);
   *chunk = c;
   return (capacity + c - 1) / c;
 }
