@@ -13,6 +13,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/optim/adamw.h>
 #include <torch/serialize.h>
+#include <torch/version.h>
 
 #include "core/error.h"
 #include "core/json_util.h"
@@ -190,6 +191,18 @@ double clip_gradients(const std::vector<at::Tensor>& params, double max_norm) {
   return total;
 }
 
+// bf16 autocast for CUDA matmuls (master weights, norms, softmax and the loss stay float32).
+void set_cuda_autocast(bool on) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  at::autocast::set_autocast_enabled(at::kCUDA, on);
+  if (on) at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+#else
+  at::autocast::set_enabled(on);
+  if (on) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+#endif
+  if (!on) at::autocast::clear_cache();
+}
+
 c10::Device pick_device(const std::string& name) {
   if (name == "auto") return at::hasCUDA() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
   return parse_device(name);
@@ -296,11 +309,9 @@ TrainSummary run_training(const TrainConfig& config_in, const TrainOverrides& ov
     const double lr = learning_rate_at(c, step);
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 
-    at::autocast::set_enabled(autocast);
-    if (autocast) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    set_cuda_autocast(autocast);
     at::Tensor logits = model->forward(inputs);  // float32 [B, T, V]
-    at::autocast::set_enabled(false);
-    if (autocast) at::autocast::clear_cache();
+    if (autocast) set_cuda_autocast(false);
     at::Tensor loss = at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}),
                                              /*weight=*/{}, at::Reduction::Mean, /*ignore_index=*/-100);
     optimizer.zero_grad();
