@@ -339,10 +339,12 @@ TEST_CASE("Fused decode: bf16 on the GPU follows the float32 Hugging Face record
   // token is also its argmax. The fixtures are random models 32 wide, whose top-2 logits are often closer
   // than bf16's rounding (8 mantissa bits) moves them; the MoE fixture also routes near-ties
   // (min_router_gap in its records), and a flipped expert changes a layer's output wholesale. Measured on an
-  // H200 (see the WARN lines): the bounds below are those figures with margin, not a claim of float32 parity.
+  // H200 at commit c61b711 (the WARN lines), 64 teacher-forced steps each: tiny-llama argmax 57/64, |dlogprob|
+  // mean 0.108 max 0.566; tiny-qwen2 59/64, mean 0.060 max 0.248; tiny-qwen2-moe 53/64, mean 0.165 max 1.56.
+  // The bounds below are those figures with margin: the stated bf16 tolerance, not a claim of float32 parity.
   constexpr size_t kSteps = 16;
   const std::map<std::string, std::pair<double, double>> bounds = {  // model -> (max |dlogprob|, min argmax agreement)
-      {"tiny-llama", {0.5, 0.75}}, {"tiny-qwen2", {0.5, 0.75}}, {"tiny-qwen2-moe", {2.0, 0.5}}};
+      {"tiny-llama", {0.75, 0.8}}, {"tiny-qwen2", {0.75, 0.8}}, {"tiny-qwen2-moe", {2.0, 0.75}}};
   for (const auto& [model_name, bound] : bounds) {
     LoadedModel loaded = load_model(test::fixture_model(model_name), at::kBFloat16, c10::Device(c10::kCUDA));
     CausalLM& model = *loaded.model;
