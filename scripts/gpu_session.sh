@@ -130,10 +130,11 @@ if has bench-long; then
       lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy "$policy" --budget "$budget"
     done
   done
-  # Controller cost: Guardian that never fires (t=0) vs none, 520 tokens (checks at 250 and 500).
+  # Controller cost: Guardian that never fires (t=0) vs none, 520 tokens (checks at 250 and 500), both in
+  # the normal engine (which reads tokens every step), so the difference is the controller's.
   for batch in 1 32; do
-    lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 520 --controller none
-    lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 520 --controller guardian --controller-arg t=0
+    lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 520 --engine generate --controller none
+    lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 520 --engine generate --controller guardian --controller-arg t=0
   done
 fi
 

@@ -31,6 +31,10 @@ Registrar registrar("bench", "Decode speed of a model shape with random weights 
                  "auto (graph on CUDA, eager on CPU) | graph (fused kernels + CUDA-graph replay) | fused (fused "
                  "kernels, eager launches) | eager (the plain reference path)")
       ->capture_default_str();
+  sub.add_option("--engine", o->bench.engine,
+                 "auto | device (decode loop on the device, no controller) | generate (the normal engine; use it to "
+                 "compare runs with and without a controller)")
+      ->capture_default_str();
   sub.add_option("--policy", o->bench.policy, "Sparse-attention policy")->capture_default_str();
   sub.add_option("--budget", o->bench.budget, "KV budget (tokens)");
   sub.add_option("--policy-arg", o->policy_args, "Policy knob key=value (repeatable)");

@@ -289,10 +289,17 @@ nlohmann::json run_bench(const BenchOptions& o) {
   at::manual_seed(o.seed + 1);
   for (int64_t b = 0; b < o.batch; ++b) prompts.push_back(at::randint(0, config.vocab_size, {o.context}, at::kLong));
 
+  const std::string engine = o.engine == "auto" ? (o.controller == "none" ? "device" : "generate") : o.engine;
+  if (engine != "device" && engine != "generate") {
+    fail_at("--engine", "expected auto, device or generate, got '" + o.engine + "'");
+  }
+  if (engine == "device" && o.controller != "none") {
+    fail_at("--engine", "'device' runs no controller; use --engine generate with --controller " + o.controller);
+  }
   DecodeRun run;
   int64_t controller_checks = 0;
   double controller_check_s = 0;
-  if (o.controller == "none") {
+  if (engine == "device") {
     {  // warm-up (allocator, kernels, cuBLAS): a short run on the first prompt
       BenchOptions warm = o;
       warm.new_tokens = 4;
@@ -317,7 +324,8 @@ nlohmann::json run_bench(const BenchOptions& o) {
       warm[0].max_new_tokens = 4;
       generate(*model, warm, gen);
     }
-    std::unique_ptr<StopController> controller = make_controller(o.controller, o.controller_args);
+    std::unique_ptr<StopController> controller =
+        o.controller == "none" ? nullptr : make_controller(o.controller, o.controller_args);
     gen.controller = controller.get();
     auto results = generate(*model, requests, gen);
     double ttft_last = 0;
@@ -356,7 +364,7 @@ nlohmann::json run_bench(const BenchOptions& o) {
   nlohmann::json out = {
       {"shape", o.shape}, {"device", device.str()}, {"dtype", dtype_label(dtype)}, {"context", o.context},
       {"batch", o.batch}, {"new_tokens", o.new_tokens}, {"policy", o.policy}, {"budget", o.budget},
-      {"mode", mode}, {"graph_replays", run.graph_replays},
+      {"mode", mode}, {"engine", engine}, {"graph_replays", run.graph_replays},
       {"ttft_s", run.ttft_s}, {"ttft_last_s", run.prefill_all_s},
       {"tbt_p50_s", p50}, {"tbt_p99_s", percentile(run.gaps, 99)}, {"tbt_mean_s", mean_gap},
       {"timed_steps", static_cast<int64_t>(run.gaps.size())},

@@ -28,6 +28,10 @@ struct BenchOptions {
   // launched eagerly) | eager (the plain reference path, launched eagerly).
   std::string mode = "auto";
   std::string controller = "none";  // a stop controller running alongside (its cost is part of the JCT)
+  // device: prefill + a decode loop kept on the device (no host read per token; needs controller none);
+  // generate: the normal engine (reads tokens every step, runs the controller): compare controllers with it.
+  // auto: device without a controller, generate with one.
+  std::string engine = "auto";
   std::map<std::string, std::string> controller_args;
   uint64_t seed = 0;
 };

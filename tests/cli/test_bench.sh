@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# lil bench on the CPU: the JSON report's figures are consistent with each other (bytes, floor, ratios),
+# both engines run, the MoE floor counts only the experts a token reads, and bad flags exit 2.
+. "$(dirname "$0")/lib.sh"
+
+check_report() {  # JSON on stdin: every derived figure follows from the measured ones
+  python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+close = lambda a, b: abs(a - b) <= 1e-6 * max(1.0, abs(b))
+assert close(r["bytes_per_step"], r["weight_bytes_per_step"] + r["kv_bytes_per_step"]), r
+assert close(r["floor_s"], r["bytes_per_step"] / (r["copy_bandwidth_GBps"] * 1e9)), r
+assert close(r["tbt_over_floor"], r["tbt_p50_s"] / r["floor_s"]), r
+assert close(r["bandwidth_bound_tokens_per_s"], r["batch"] / r["floor_s"]), r
+assert r["timed_steps"] == r["batch"] * (r["new_tokens"] - 1) or r["timed_steps"] == r["new_tokens"] - 1, r
+assert r["tbt_p50_s"] > 0 and r["ttft_s"] > 0 and r["kv_bytes_per_step"] > 0, r
+assert r["mode"] == "eager" and r["device"] == "cpu", r
+print(r["engine"], r["moe_experts_read_per_layer"], r["weight_bytes_per_step"])
+'
+}
+
+expect_exit 0 "$LIL" bench --shape tiny --random-weights --context 48 --batch 2 --new-tokens 5 --json
+got="$(printf '%s' "$OUT_TEXT" | check_report)" || fail "inconsistent report: $OUT_TEXT"
+[[ "$got" == "device 0"* ]] || fail "expected the device engine without a controller, got $got"
+
+expect_exit 0 "$LIL" bench --shape tiny --random-weights --context 48 --batch 2 --new-tokens 5 --engine generate \
+  --policy sink --budget 32 --json
+got="$(printf '%s' "$OUT_TEXT" | check_report)" || fail "inconsistent report: $OUT_TEXT"
+[[ "$got" == "generate 0"* ]] || fail "expected the generate engine, got $got"
+expect_contains "$OUT_TEXT" '"policy":"sink"'
+
+# A MoE shape: at batch 1 the floor counts top-k experts per layer, not all of them.
+cat > "$TMP_DIR/moe.json" <<'JSON'
+{"architectures": ["Qwen2MoeForCausalLM"], "model_type": "qwen2_moe", "vocab_size": 256, "hidden_size": 64,
+ "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+ "num_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 32, "shared_expert_intermediate_size": 64,
+ "max_position_embeddings": 512, "rms_norm_eps": 1e-6, "tie_word_embeddings": false}
+JSON
+expect_exit 0 "$LIL" bench --shape "$TMP_DIR/moe.json" --random-weights --context 16 --batch 1 --new-tokens 3 --json
+got="$(printf '%s' "$OUT_TEXT" | check_report)" || fail "inconsistent report: $OUT_TEXT"
+read -r engine experts weight_bytes <<< "$got"
+[[ "$experts" == "2.0" ]] || fail "expected 2 experts read per layer at batch 1, got $experts"
+# Float32 weights read per step: everything but the embedding table (untied: a lookup reads one row) and the
+# 6 routed experts of each layer that a token does not use.
+expected=$(python3 -c '
+v, h, L, heads, kv, E, k, I, S = 256, 64, 2, 4, 2, 8, 2, 32, 64
+d = h // heads
+q_out, kv_out = heads * d, kv * d
+layer = 2 * h + q_out * h + 2 * kv_out * h + h * q_out + q_out + 2 * kv_out + E * h + 3 * E * I * h + 3 * S * h + h
+total = 2 * v * h + h + L * layer
+print(4 * (total - v * h - L * (E - k) * 3 * I * h))')
+[[ "$weight_bytes" == "$expected" ]] || fail "expected $expected weight bytes per step, got $weight_bytes"
+
+expect_exit 2 "$LIL" bench --shape tiny --random-weights --mode graph
+expect_contains "$ERR_TEXT" "--mode"
+expect_exit 2 "$LIL" bench --shape tiny --random-weights --engine device --controller guardian
+expect_contains "$ERR_TEXT" "--engine"
+expect_exit 2 "$LIL" bench --shape tiny --random-weights --engine warp
+expect_exit 2 "$LIL" bench --shape no-such-shape --random-weights
+expect_contains "$ERR_TEXT" "--shape"
+echo "bench: ok"
