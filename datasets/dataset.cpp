@@ -88,32 +88,14 @@ std::vector<Problem> parse_jsonl(const std::string& text, const std::string& pat
                                  const FieldNames& fields) {
   std::vector<Problem> problems;
   std::map<std::string, size_t> line_of_id;
-  size_t line_number = 0;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(start, end - start);
-    start = end + 1;
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    // Blank lines (a trailing newline, hand-edited files) carry no record and do not shift indices.
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-
-    const std::string where = path + ":" + std::to_string(line_number);
-    json record;
-    try {
-      record = json::parse(line);
-    } catch (const json::exception& e) {  // parse errors, and numbers that overflow a double (1e999)
-      fail_at(where, std::string("malformed JSON: ") + e.what());
-    }
+  for_each_jsonl_record(text, path, [&](const json& record, const std::string& where, size_t line_number) {
     Problem problem = parse_record(record, kind, fields, problems.size(), where);
     const auto [it, inserted] = line_of_id.emplace(problem.id, line_number);
     if (!inserted) {
       fail_at(where, "duplicate id '" + problem.id + "' (first on line " + std::to_string(it->second) + ")");
     }
     problems.push_back(std::move(problem));
-  }
+  });
   return problems;
 }
 

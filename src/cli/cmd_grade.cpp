@@ -28,22 +28,7 @@ std::map<size_t, std::string> read_predictions(const std::string& path, size_t s
   const std::string text = read_text_file(path);
   std::map<size_t, std::string> outputs;
   std::map<size_t, size_t> line_of_index;
-  size_t line_number = 0;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(start, end - start);
-    start = end + 1;
-    ++line_number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(line_number);
-    json record;
-    try {
-      record = json::parse(line);
-    } catch (const json::exception& e) {  // parse errors, and numbers that overflow a double (1e999)
-      fail_at(where, std::string("malformed JSON: ") + e.what());
-    }
+  for_each_jsonl_record(text, path, [&](const json& record, const std::string& where, size_t line_number) {
     if (!record.is_object()) fail_at(where, "expected a JSON object {\"index\": i, \"output\": \"...\"}");
     const int64_t index = require_int(record, "index", where);
     const std::string output = require_string(record, "output", where);
@@ -56,7 +41,7 @@ std::map<size_t, std::string> read_predictions(const std::string& path, size_t s
       fail_at(where, "duplicate index " + std::to_string(index) + " (first on line " + std::to_string(it->second) + ")");
     }
     outputs[static_cast<size_t>(index)] = output;
-  }
+  });
   return outputs;
 }
 

@@ -170,4 +170,28 @@ std::vector<int64_t> int_or_int_list(const json& object, const std::string& key,
   return out;
 }
 
+void for_each_jsonl_record(const std::string& text, const std::string& path,
+                           const std::function<void(const json& record, const std::string& where, size_t line)>& fn) {
+  size_t line_number = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    // Blank lines (a trailing newline, hand-edited files) carry no record.
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(line_number);
+    json record;
+    try {
+      record = json::parse(line);
+    } catch (const json::exception& e) {  // parse errors, and numbers that overflow a double (1e999)
+      fail_at(where, std::string("malformed JSON: ") + e.what());
+    }
+    fn(record, where, line_number);
+  }
+}
+
 }  // namespace lil

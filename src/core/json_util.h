@@ -1,6 +1,7 @@
 #pragma once
 // Reading JSON files and typed keys with errors that name the file and the key.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,11 @@ std::string read_text_file(const std::string& path, uint64_t max_bytes);
 // Parses a JSON document; LilError "<path>: malformed JSON at byte N: ..." on failure.
 json parse_json_text(const std::string& text, const std::string& where);
 json read_json_file(const std::string& path);
+// Calls `fn(record, where, line_number)` for each non-blank line of a JSONL text (`where` = "<path>:<line>";
+// a trailing \r is ignored). A line that is not valid JSON (numbers past a double's range included) is a
+// LilError naming the file and line.
+void for_each_jsonl_record(const std::string& text, const std::string& path,
+                           const std::function<void(const json& record, const std::string& where, size_t line)>& fn);
 json read_json_file(const std::string& path, uint64_t max_bytes);
 
 // Atomic write: temp file in the same directory, fsync, rename. Never leaves a half-written file.
