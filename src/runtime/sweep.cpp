@@ -67,15 +67,6 @@ std::string host_name() {
   return buf;
 }
 
-SweepVocabulary vocabulary() {
-  SweepVocabulary v;
-  for (const auto& p : policy_registry()) v.policies.push_back(p.name);
-  for (const auto& c : controller_registry()) v.controllers.push_back(c.name);
-  for (const auto& d : list_dataset_kinds()) v.dataset_kinds.push_back(d.name);
-  v.templates = list_prompt_templates();
-  return v;
-}
-
 uint64_t request_seed(uint64_t base, const Problem& p, int64_t sample) {
   uint64_t h = std::stoull(stable_hash(p.id), nullptr, 16);
   return base ^ (h + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(sample + 1));
@@ -165,8 +156,17 @@ std::vector<Unit> shard_units(const SweepConfig& config, const std::vector<Unit>
 
 }  // namespace
 
+SweepVocabulary sweep_vocabulary() {
+  SweepVocabulary v;
+  for (const auto& p : policy_registry()) v.policies.push_back(p.name);
+  for (const auto& c : controller_registry()) v.controllers.push_back(c.name);
+  for (const auto& d : list_dataset_kinds()) v.dataset_kinds.push_back(d.name);
+  v.templates = list_prompt_templates();
+  return v;
+}
+
 int run_sweep(const SweepRunOptions& options) {
-  const SweepConfig config = load_sweep_config(options.config_path, vocabulary());
+  const SweepConfig config = load_sweep_config(options.config_path, sweep_vocabulary());
   if (options.shard && (options.shard->count < 1 || options.shard->index < 0 || options.shard->index >= options.shard->count)) {
     fail_at("--shard", "expected I/N with 0 <= I < N");
   }

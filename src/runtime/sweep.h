@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "runtime/sweep_config.h"
+
 namespace lil {
 
 struct ShardSpec {
@@ -23,5 +25,8 @@ struct SweepRunOptions {
 
 // Returns the process exit code: 0 done, 130 interrupted (SIGINT; resumable). LilError for bad input.
 int run_sweep(const SweepRunOptions& options);
+
+// The names a sweep config may use: registered policies, controllers, data-set kinds, prompt templates.
+SweepVocabulary sweep_vocabulary();
 
 }  // namespace lil

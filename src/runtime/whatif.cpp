@@ -11,6 +11,8 @@
 #include "datasets/grader.h"
 #include "runtime/controller.h"
 #include "runtime/results_db.h"
+#include "runtime/sweep.h"
+#include "runtime/sweep_config.h"
 #include "tokenizer/tokenizer.h"
 
 namespace lil {
@@ -54,16 +56,10 @@ SweepContext context_from_runs(const ResultsDb& db) {
   std::string base = ".";
   const std::string prefix = "lil sweep ";
   if (run.command.rfind(prefix, 0) == 0) base = directory_of(run.command.substr(prefix.size(), run.command.find(' ', prefix.size()) - prefix.size()));
-  for (const auto& m : config.value("models", json::array())) {
-    std::string path = m.value("path", "");
-    if (!path.empty() && path[0] != '/') path = base + "/" + path;
-    std::string name = m.value("name", path.substr(path.rfind('/') + 1));
-    ctx.model_path[name] = path;
-  }
-  for (const auto& d : config.value("datasets", json::array())) {
-    const std::string kind = d.value("kind", d.value("name", ""));
-    ctx.dataset_kind[d.value("name", kind)] = kind;
-  }
+  // The same reading as the sweep's (names, relative paths), so a model resolves to the checkpoint it ran.
+  const SweepConfig parsed = parse_sweep_config(config, db.path() + " (stored sweep config)", base, sweep_vocabulary());
+  for (const auto& m : parsed.models) ctx.model_path[m.name] = m.path;
+  for (const auto& d : parsed.datasets) ctx.dataset_kind[d.name] = d.kind;
   return ctx;
 }
 
