@@ -46,7 +46,11 @@ struct Tokenizer::Impl {
       return;
     }
     auto encode_piece = [&](std::string_view piece) { model.encode_word(piece, ids); };
-    pre_tokenizer->pre_tokenize(text, encode_piece);
+    try {
+      pre_tokenizer->pre_tokenize(text, encode_piece);
+    } catch (const LilError& e) {  // e.g. PCRE2's match limit, hit by a regex that backtracks without end
+      fail_at(source_path, std::string("pre-tokenizer: ") + e.what());
+    }
   }
 
   std::optional<int32_t> token_to_id(const std::string& token) const {
