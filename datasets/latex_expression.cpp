@@ -431,7 +431,9 @@ class Parser {
       if (GiNaC::abs(n.numer()) > limit || n.denom() > limit) throw Unparseable{};
       if (GiNaC::is_a<numeric>(base)) {
         const numeric b = GiNaC::ex_to<numeric>(base);
-        if (b.is_zero() && n.is_negative()) throw Unparseable{};
+        // GiNaC throws for 0^0 (undefined) and 0^-n (a pole) from inside pow(), after allocating the
+        // power object, which then leaks: refuse both before GiNaC sees them.
+        if (b.is_zero() && !n.is_positive()) throw Unparseable{};
         const double digits = digit_count(b) * std::fabs(n.numer().to_double());
         if (digits > limits_.max_result_digits) throw Unparseable{};
       }
