@@ -102,7 +102,7 @@ Registrar registrar("dataset", "List benchmark kinds, show the records of a data
   synth_command->add_option("--out", s->out, "Output JSONL file (default: standard output)");
   synth_command->add_option("--knobs", s->knobs_json,
                             "Difficulty knobs as JSON, e.g. '{\"min_vars\":12,\"max_vars\":20,\"fan_in\":2}' "
-                            "(also constant_prob, variable_operand_prob, max_lookback, modulus)")
+                            "(also constant_prob, variable_operand_prob, max_lookback, modulus, alphabetical_names)")
       ->capture_default_str();
   return [list, synth_command, o, s]() {
     if (synth_command->parsed()) return synth(*s);

@@ -99,6 +99,7 @@ TrainConfig parse_train_config(const std::string& json_text, const std::string& 
     s.read("rms_norm_eps", m.rms_norm_eps);
     s.read("tie_word_embeddings", m.tie_word_embeddings);
     s.refuse_unknown();
+    if (m.num_key_value_heads == 0) m.num_key_value_heads = m.num_attention_heads;
     const std::string at = where + ": model";
     require(m.hidden_size > 0 && m.intermediate_size > 0 && m.num_hidden_layers > 0, at, "sizes must be positive");
     require(m.num_attention_heads > 0 && m.hidden_size % m.num_attention_heads == 0, at + ".num_attention_heads",
@@ -107,7 +108,7 @@ TrainConfig parse_train_config(const std::string& json_text, const std::string& 
             "must divide num_attention_heads");
     require((m.hidden_size / m.num_attention_heads) % 2 == 0, at, "head_dim (hidden_size / heads) must be even");
   }
-  if (c.model.num_key_value_heads == 0) c.model.num_key_value_heads = c.model.num_attention_heads;
+  if (c.model.num_key_value_heads == 0) c.model.num_key_value_heads = c.model.num_attention_heads;  // no model section
   if (const json* opt = root.sub("optimizer")) {
     Section s(*opt, where + ": optimizer");
     for (const auto& [key, field] : {std::pair{"steps", &c.steps}, {"batch_size", &c.batch_size}, {"warmup_steps", &c.warmup_steps}}) {
