@@ -7,12 +7,14 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$root/.gpu-deps"
 packages=(catch2 libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 libpcre2-posix3 libutf8proc-dev libutf8proc2
-          libginac-dev libginac11 libcln-dev libcln6 libsqlite3-dev libsqlite3-0 pkgconf pkgconf-bin libpkgconf3 libgmp-dev libgmp10 libgmpxx4ldbl)
+          libginac-dev libginac11 libcln-dev libcln6 libsqlite3-dev libsqlite3-0 pkgconf pkgconf-bin libpkgconf3 libgmp-dev libgmp10 libgmpxx4ldbl
+          libbenchmark-dev libbenchmark1debian)
 rm -rf "$out" && mkdir -p "$out/debs" "$out/root"
 (cd "$out/debs" && apt-get download "${packages[@]}" >/dev/null)
 for deb in "$out"/debs/*.deb; do dpkg -x "$deb" "$out/root"; done
 rm -rf "$out/debs" "$out/root/usr/share/doc" "$out/root/usr/share/man"
-find "$out/root" -name "*.a" ! -name "libCatch2*" -delete  # shared libraries only (Catch2 ships a static main)
+find "$out/root" -name "*.a" ! -name "libCatch2*" ! -name "libbenchmark_main.a" -delete  # shared libraries only
+# (Catch2 and Google Benchmark ship a static main)
 # Compressed copies for the device tool's carry (with the tokenizers the tests need).
 mkdir -p "$root/.carry"
 tar -C "$out" -cJf "$root/.carry/deps.tar.xz" root

@@ -9,6 +9,17 @@
 #   bench:      the GPU issue's targets at 1k context (batch 1 and 32, three shapes, lil graph mode and the
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
 #   bench-long: 32k context, batch 8, every policy at budgets 256 / 1024 against full; controller overhead.
+#   bench-policies: the policies issue's grid: one decode step of a Llama-8B-shaped bf16 model at contexts
+#               1k / 8k / 32k, every policy at budgets 128..1024, relative to full (one lil bench process).
+#   bench-jct:  JCT of a 1.5B-shaped model with a Guardian that never fires vs no controller, batch 1 and 32,
+#               both through the normal engine (generate).
+#   bench-controllers: Google Benchmark of the controllers (CPU and GPU Guardian checks at 1k..128k tokens);
+#               needs the lil_bench target (LIL_CMAKE_ARGS=-DLIL_BUILD_BENCH=ON).
+#   train-smoke: `lil train` on the GPU for a few hundred steps of each configs/train-*.json candidate given in
+#               LIL_TRAIN_CONFIGS (steps/s, loss, accuracy), logs to $OUT/train-*.
+#   hf-check:   scripts/hf_check_trained.py on LIL_HF_MODEL (default: the shipped model).
+#   train:      `lil train $LIL_TRAIN_CONFIG` on the GPU, then scripts/hf_check_trained.py on the checkpoint; the
+#               checkpoint comes back in $OUT/trained/.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -45,6 +56,13 @@ if has deps; then
   sed -i -e 's|^prefix=/usr$|prefix=/usr/local|' -e 's|/usr/lib/x86_64-linux-gnu|/usr/local/lib|g' \
          -e 's|${prefix}/lib/x86_64-linux-gnu|${prefix}/lib|g' -e 's|^libdir=.*x86_64-linux-gnu$|libdir=${prefix}/lib|' \
          /usr/local/lib/pkgconfig/*.pc
+  # Google Benchmark's CMake package names paths relative to its install prefix: install it where it was built for.
+  if [[ -d "$src"/lib/x86_64-linux-gnu/cmake/benchmark ]]; then
+    mkdir -p /usr/lib/x86_64-linux-gnu/cmake /usr/include
+    cp -a --update=none "$src"/lib/x86_64-linux-gnu/libbenchmark* /usr/lib/x86_64-linux-gnu/
+    cp -r --update=none "$src"/lib/x86_64-linux-gnu/cmake/benchmark /usr/lib/x86_64-linux-gnu/cmake/
+    cp -r --update=none "$src"/include/benchmark /usr/include/
+  fi
   ldconfig
 fi
 export PKG_CONFIG_PATH=/usr/local/lib/pkgconfig:${PKG_CONFIG_PATH:-}
@@ -136,6 +154,70 @@ if has bench-long; then
     lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 520 --engine generate --controller none
     lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 520 --engine generate --controller guardian --controller-arg t=0
   done
+fi
+
+if has bench-policies; then
+  log "policy grid (Llama-8B shape, bf16, batch 1) -> $out/policies.jsonl"
+  timeout "${LIL_POLICY_GRID_TIMEOUT:-300}" ./build-gpu/lil bench --random-weights --device cuda --json --shape llama-8b \
+    --batch 1 --new-tokens 12 --context 1024 8192 32768 --policy full sink h2o tova snapkv rkv quest infllm \
+    --budget 128 256 512 1024 2>>"$out/bench.err" | grep '^{' |
+    sed "s/^{/{\"engine\":\"lil\",\"commit\":\"$commit\",/" > "$out/policies.jsonl"
+  wc -l < "$out/policies.jsonl"
+fi
+
+if has bench-jct; then
+  log "controller JCT pair -> $results"
+  for batch in 1 32; do
+    lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 1000 --engine generate --controller none
+    lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 1000 --engine generate --controller guardian --controller-arg t=0
+    lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 1000 --engine generate --controller none
+  done
+fi
+
+if has bench-controllers; then
+  log "controller benchmarks -> $out/bench_controllers.json"
+  timeout 240 ./build-gpu/lil_bench --benchmark_filter='Guardian|Lz77' --benchmark_out="$out/bench_controllers.json" \
+    --benchmark_out_format=json 2>&1 | tail -40 > "$out/bench_controllers.txt"
+  cat "$out/bench_controllers.txt"
+fi
+
+if has train-smoke; then
+  for cfg in ${LIL_TRAIN_CONFIGS:-configs/train-tiny.json}; do
+    name=$(basename "$cfg" .json)
+    log "train smoke: $cfg"
+    rm -rf "/tmp/$name"
+    timeout "${LIL_TRAIN_SMOKE_TIMEOUT:-120}" ./build-gpu/lil train "$cfg" --out "/tmp/$name" --device cuda \
+      --steps "${LIL_TRAIN_SMOKE_STEPS:-400}" --quiet > "$out/train-$name.out" 2>&1
+    echo "rc $?" >> "$out/train-$name.out"
+    cp "/tmp/$name/train_log.jsonl" "$out/train-$name.log.jsonl" 2>/dev/null
+    tail -3 "$out/train-$name.out"; grep '"eval"' "/tmp/$name/train_log.jsonl" | tail -2
+  done
+fi
+
+if has train; then
+  cfg="${LIL_TRAIN_CONFIG:-configs/train-tiny.json}"
+  log "training: $cfg"
+  rm -rf /tmp/trained
+  timeout "${LIL_TRAIN_TIMEOUT:-480}" ./build-gpu/lil train "$cfg" --out /tmp/trained --device cuda --quiet \
+    > "$out/train.out" 2>&1
+  echo "rc $?" >> "$out/train.out"
+  tail -3 "$out/train.out"
+  mkdir -p "$out/trained"
+  cp /tmp/trained/*.json /tmp/trained/*.jsonl /tmp/trained/model.safetensors "$out/trained/" 2>/dev/null
+  grep '"eval"' /tmp/trained/train_log.jsonl | tail -3
+  log "Hugging Face reload check"
+  LIL=./build-gpu/lil timeout 150 python3 scripts/hf_check_trained.py --model /tmp/trained \
+    --data models/tiny-varchain/test.jsonl > "$out/hf_check.txt" 2>&1
+  echo "rc $?" >> "$out/hf_check.txt"
+  tail -8 "$out/hf_check.txt"
+fi
+
+if has hf-check; then
+  log "Hugging Face reload check of ${LIL_HF_MODEL:-models/tiny-varchain}"
+  LIL=./build-gpu/lil timeout 150 python3 scripts/hf_check_trained.py --model "${LIL_HF_MODEL:-models/tiny-varchain}" \
+    --data models/tiny-varchain/test.jsonl > "$out/hf_check_shipped.txt" 2>&1
+  echo "rc $?" >> "$out/hf_check_shipped.txt"
+  tail -6 "$out/hf_check_shipped.txt"
 fi
 
 if has fixtures; then

@@ -13,6 +13,9 @@ struct BenchCliOptions {
   BenchOptions bench;
   std::vector<std::string> policy_args;
   std::vector<std::string> controller_args;
+  std::vector<int64_t> contexts{1024};
+  std::vector<std::string> policies{"full"};
+  std::vector<int64_t> budgets;
   bool random_weights = false;
   bool json = false;
 };
@@ -22,7 +25,9 @@ Registrar registrar("bench", "Decode speed of a model shape with random weights 
   auto o = std::make_shared<BenchCliOptions>();
   sub.add_option("--shape", o->bench.shape, "llama-8b | qwen2-1.5b | tiny | CONFIG.json")->capture_default_str();
   sub.add_flag("--random-weights", o->random_weights, "Random-initialised weights (the only mode: no checkpoint needed)");
-  sub.add_option("--context", o->bench.context, "Prompt tokens per row")->capture_default_str();
+  sub.add_option("--context", o->contexts,
+                 "Prompt tokens per row (several values, or the flag repeated: one case per context)")
+      ->capture_default_str();
   sub.add_option("--batch", o->bench.batch, "Rows decoded together")->capture_default_str();
   sub.add_option("--new-tokens", o->bench.new_tokens, "Tokens generated per row")->capture_default_str();
   sub.add_option("--device", o->bench.device, "cpu | cuda")->capture_default_str();
@@ -35,8 +40,11 @@ Registrar registrar("bench", "Decode speed of a model shape with random weights 
                  "auto | device (decode loop on the device, no controller) | generate (the normal engine; use it to "
                  "compare runs with and without a controller)")
       ->capture_default_str();
-  sub.add_option("--policy", o->bench.policy, "Sparse-attention policy")->capture_default_str();
-  sub.add_option("--budget", o->bench.budget, "KV budget (tokens)");
+  sub.add_option("--policy", o->policies,
+                 "Sparse-attention policy (several: one case per policy and budget, `full` first, the others "
+                 "reported relative to it: vs_full, bytes_vs_full, vs_full_over_bytes)")
+      ->capture_default_str();
+  sub.add_option("--budget", o->budgets, "KV budget in tokens (several: one case per budget)");
   sub.add_option("--policy-arg", o->policy_args, "Policy knob key=value (repeatable)");
   sub.add_option("--controller", o->bench.controller, "Stop controller running alongside (none = off)")->capture_default_str();
   sub.add_option("--controller-arg", o->controller_args, "Controller knob key=value (repeatable)");
@@ -44,6 +52,28 @@ Registrar registrar("bench", "Decode speed of a model shape with random weights 
   return [o]() {
     for (const auto& [k, v] : parse_key_values(o->policy_args, "--policy-arg")) o->bench.policy_args[k] = v;
     for (const auto& [k, v] : parse_key_values(o->controller_args, "--controller-arg")) o->bench.controller_args[k] = v;
+    if (o->contexts.size() > 1 || o->policies.size() > 1 || o->budgets.size() > 1) {
+      // A grid on one model: one line per case as it finishes (JSON with --json).
+      run_bench_grid(o->bench, BenchGrid{o->contexts, o->policies, o->budgets}, [&](const nlohmann::json& r) {
+        if (o->json || r.contains("error")) {
+          std::cout << r.dump() << std::endl;
+          return;
+        }
+        std::cout << std::fixed << std::setprecision(3) << "context " << r["context"].get<int64_t>() << " "
+                  << r["policy"].get<std::string>() << " budget " << r["budget"].get<int64_t>() << ": TBT p50 "
+                  << r["tbt_p50_s"].get<double>() * 1e3 << " ms, " << r["bytes_per_step"].get<double>() / 1e6
+                  << " MB/step, " << r["tbt_over_floor"].get<double>() << "x the floor";
+        if (r.contains("vs_full")) {
+          std::cout << "; vs full " << r["vs_full"].get<double>() << " (bytes " << r["bytes_vs_full"].get<double>()
+                    << ")";
+        }
+        std::cout << std::endl;
+      });
+      return 0;
+    }
+    o->bench.context = o->contexts.empty() ? o->bench.context : o->contexts[0];
+    o->bench.policy = o->policies.empty() ? o->bench.policy : o->policies[0];
+    o->bench.budget = o->budgets.empty() ? 0 : o->budgets[0];
     nlohmann::json r = run_bench(o->bench);
     if (o->json) {
       std::cout << r.dump() << "\n";

@@ -1,5 +1,6 @@
 #include "runtime/bench_runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -268,27 +269,30 @@ int64_t step_weight_bytes(const ModelConfig& config, const CausalLM& model, int6
 
 }  // namespace
 
-nlohmann::json run_bench(const BenchOptions& o) {
-  if (o.context < 1) fail_at("--context", "expected >= 1");
+namespace {
+
+// The model, device and reference rates of one `lil bench` process, shared by every case it measures.
+struct BenchSession {
+  ModelConfig config;
+  c10::Device device = c10::Device(c10::kCPU);
+  c10::ScalarType dtype = at::kFloat;
+  std::string mode;
+  std::unique_ptr<CausalLM> model;
+  double bandwidth = 0, matmul = 0;
+};
+
+BenchSession open_session(const BenchOptions& o) {
   if (o.batch < 1) fail_at("--batch", "expected >= 1");
   if (o.new_tokens < 2) fail_at("--new-tokens", "expected >= 2 (TBT needs two tokens)");
-  const ModelConfig config = bench_shape(o.shape);
-  const c10::Device device = parse_device(o.device);
-  const c10::ScalarType dtype = parse_dtype(o.dtype, device);
-  std::string mode = o.mode == "auto" ? (device.is_cuda() ? "graph" : "eager") : o.mode;
-  if (mode != "graph" && mode != "fused" && mode != "eager") {
+  BenchSession s;
+  s.config = bench_shape(o.shape);
+  s.device = parse_device(o.device);
+  s.dtype = parse_dtype(o.dtype, s.device);
+  s.mode = o.mode == "auto" ? (s.device.is_cuda() ? "graph" : "eager") : o.mode;
+  if (s.mode != "graph" && s.mode != "fused" && s.mode != "eager") {
     fail_at("--mode", "expected auto, graph, fused or eager, got '" + o.mode + "'");
   }
-  if (mode != "eager" && !device.is_cuda()) fail_at("--mode", "'" + mode + "' needs --device cuda (the CPU runs eager)");
-  auto model = CausalLM::random(config, dtype, device, o.seed);
-  model->set_fused_decode(mode != "eager");
-  const double bandwidth = copy_bandwidth(device);
-  const double matmul = matmul_rate(device, dtype);
-
-  std::vector<at::Tensor> prompts;
-  at::manual_seed(o.seed + 1);
-  for (int64_t b = 0; b < o.batch; ++b) prompts.push_back(at::randint(0, config.vocab_size, {o.context}, at::kLong));
-
+  if (s.mode != "eager" && !s.device.is_cuda()) fail_at("--mode", "'" + s.mode + "' needs --device cuda (the CPU runs eager)");
   const std::string engine = o.engine == "auto" ? (o.controller == "none" ? "device" : "generate") : o.engine;
   if (engine != "device" && engine != "generate") {
     fail_at("--engine", "expected auto, device or generate, got '" + o.engine + "'");
@@ -296,6 +300,28 @@ nlohmann::json run_bench(const BenchOptions& o) {
   if (engine == "device" && o.controller != "none") {
     fail_at("--engine", "'device' runs no controller; use --engine generate with --controller " + o.controller);
   }
+  s.model = CausalLM::random(s.config, s.dtype, s.device, o.seed);
+  s.model->set_fused_decode(s.mode != "eager");
+  s.bandwidth = copy_bandwidth(s.device);
+  s.matmul = matmul_rate(s.device, s.dtype);
+  return s;
+}
+
+// One case (context, policy, budget, controller) on the session's model.
+nlohmann::json measure(BenchSession& s, const BenchOptions& o) {
+  if (o.context < 1) fail_at("--context", "expected >= 1");
+  const ModelConfig& config = s.config;
+  const c10::Device device = s.device;
+  const c10::ScalarType dtype = s.dtype;
+  const std::string& mode = s.mode;
+  CausalLM* model = s.model.get();
+  const double bandwidth = s.bandwidth, matmul = s.matmul;
+
+  std::vector<at::Tensor> prompts;
+  at::manual_seed(o.seed + 1);
+  for (int64_t b = 0; b < o.batch; ++b) prompts.push_back(at::randint(0, config.vocab_size, {o.context}, at::kLong));
+
+  const std::string engine = o.engine == "auto" ? (o.controller == "none" ? "device" : "generate") : o.engine;
   DecodeRun run;
   int64_t controller_checks = 0;
   double controller_check_s = 0;
@@ -380,6 +406,53 @@ nlohmann::json run_bench(const BenchOptions& o) {
       {"controller", o.controller}, {"controller_checks", controller_checks},
       {"controller_check_s", controller_check_s}};
   return out;
+}
+
+}  // namespace
+
+nlohmann::json run_bench(const BenchOptions& o) {
+  BenchSession session = open_session(o);
+  return measure(session, o);
+}
+
+void run_bench_grid(const BenchOptions& base, const BenchGrid& grid,
+                    const std::function<void(const nlohmann::json&)>& emit) {
+  BenchSession session = open_session(base);
+  const std::vector<int64_t> contexts = grid.contexts.empty() ? std::vector<int64_t>{base.context} : grid.contexts;
+  std::vector<std::string> policies = grid.policies.empty() ? std::vector<std::string>{base.policy} : grid.policies;
+  // `full` first at every context: the sparse cases are reported relative to it.
+  std::stable_partition(policies.begin(), policies.end(), [](const std::string& p) { return p == "full"; });
+  const std::vector<int64_t> budgets = grid.budgets.empty() ? std::vector<int64_t>{base.budget} : grid.budgets;
+  for (int64_t context : contexts) {
+    nlohmann::json full;
+    for (const std::string& policy : policies) {
+      for (int64_t budget : policy == "full" ? std::vector<int64_t>{0} : budgets) {
+        BenchOptions o = base;
+        o.context = context;
+        o.policy = policy;
+        o.budget = budget;
+        nlohmann::json r;
+        try {
+          r = measure(session, o);
+        } catch (const std::exception& e) {
+          // One case that cannot run (e.g. out of device memory at a long context) is reported; the grid goes on.
+          r = {{"shape", o.shape}, {"context", context}, {"batch", o.batch}, {"policy", policy}, {"budget", budget},
+               {"error", e.what()}};
+          emit(r);
+          continue;
+        }
+        if (policy == "full") full = r;
+        if (!full.is_null() && policy != "full") {
+          const double tbt = r["tbt_p50_s"].get<double>(), full_tbt = full["tbt_p50_s"].get<double>();
+          const double bytes = r["bytes_per_step"].get<double>(), full_bytes = full["bytes_per_step"].get<double>();
+          r["vs_full"] = full_tbt > 0 ? tbt / full_tbt : 0.0;
+          r["bytes_vs_full"] = full_bytes > 0 ? bytes / full_bytes : 0.0;
+          r["vs_full_over_bytes"] = full_tbt > 0 && bytes > 0 ? (tbt / full_tbt) / (bytes / full_bytes) : 0.0;
+        }
+        emit(r);
+      }
+    }
+  }
 }
 
 }  // namespace lil

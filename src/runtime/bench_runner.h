@@ -5,8 +5,10 @@
 // the device (greedy tokens fed back on the device, no host read per token) and per-token gaps are taken
 // with CUDA events; with one, the normal engine (generate) runs, as a sweep would.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -40,5 +42,18 @@ struct BenchOptions {
 ModelConfig bench_shape(const std::string& name);
 
 nlohmann::json run_bench(const BenchOptions& options);
+
+// Several cases on one model (built once): every context x every policy x every budget (`full` once per
+// context, measured first). Each sparse case's report gains vs_full (its TBT p50 / full's at the same
+// context), bytes_vs_full (bytes one step reads / full's) and vs_full_over_bytes (the first over the second:
+// 1.0 = the step time follows the bytes read). A case that fails is reported as {..., "error": text} and the
+// grid goes on. Empty lists take the single value from `base`.
+struct BenchGrid {
+  std::vector<int64_t> contexts;
+  std::vector<std::string> policies;
+  std::vector<int64_t> budgets;
+};
+void run_bench_grid(const BenchOptions& base, const BenchGrid& grid,
+                    const std::function<void(const nlohmann::json&)>& emit);
 
 }  // namespace lil

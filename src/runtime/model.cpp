@@ -58,7 +58,8 @@ CausalLM::CausalLM(ModelConfig config, c10::ScalarType dtype, c10::Device device
 
 double CausalLM::softmax_scale() const { return 1.0 / std::sqrt(static_cast<double>(config_.head_dim)); }
 
-std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
+std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, c10::ScalarType dtype, c10::Device device,
+                                         bool fuse) {
   ModelConfig config = load_model_config(dir);
   const std::string& rope = config.rope_scaling.type;
   if (!(rope.empty() || rope == "default" || rope == "linear" || rope == "llama3")) {
@@ -119,12 +120,12 @@ std::unique_ptr<CausalLM> CausalLM::load(const std::string& dir, c10::ScalarType
     }
     model->layers_.push_back(std::move(w));
   }
-  if (device.is_cuda()) model->fuse_projections();
+  if (device.is_cuda() && fuse) model->fuse_projections();
   return model;
 }
 
 std::unique_ptr<CausalLM> CausalLM::random(const ModelConfig& config, c10::ScalarType dtype, c10::Device device,
-                                           uint64_t seed) {
+                                           uint64_t seed, bool fuse) {
   std::unique_ptr<CausalLM> model(new CausalLM(config, dtype, device));
   at::manual_seed(seed);
   const auto opts = at::TensorOptions().dtype(dtype).device(device);
@@ -177,7 +178,7 @@ std::unique_ptr<CausalLM> CausalLM::random(const ModelConfig& config, c10::Scala
     }
     model->layers_.push_back(std::move(w));
   }
-  if (device.is_cuda()) model->fuse_projections();
+  if (device.is_cuda() && fuse) model->fuse_projections();
   return model;
 }
 

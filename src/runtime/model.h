@@ -34,11 +34,14 @@ struct LayerWeights {
 
 class CausalLM {
  public:
-  // Loads `<dir>/config.json` and the safetensors weights, converted to `dtype` on `device`.
-  static std::unique_ptr<CausalLM> load(const std::string& dir, c10::ScalarType dtype, c10::Device device);
+  // Loads `<dir>/config.json` and the safetensors weights, converted to `dtype` on `device`. On CUDA the
+  // q/k/v and gate/up projections are stored fused (the separate ones become views) unless `fuse` is false,
+  // as training needs: its parameters must be independent leaf tensors.
+  static std::unique_ptr<CausalLM> load(const std::string& dir, c10::ScalarType dtype, c10::Device device,
+                                        bool fuse = true);
   // Random weights of a given shape (benchmarks need no checkpoint). Deterministic for a seed.
   static std::unique_ptr<CausalLM> random(const ModelConfig& config, c10::ScalarType dtype, c10::Device device,
-                                          uint64_t seed);
+                                          uint64_t seed, bool fuse = true);
 
   const ModelConfig& config() const { return config_; }
   c10::ScalarType dtype() const { return dtype_; }

@@ -231,14 +231,14 @@ TrainSummary run_training(const TrainConfig& config_in, const TrainOverrides& ov
   if (resuming) {
     const json state = read_json_file(state_dir + "/state.json");
     start_step = require_int(state, "step", state_dir + "/state.json");
-    model = CausalLM::load(c.out_dir, at::kFloat, device);
+    model = CausalLM::load(c.out_dir, at::kFloat, device, /*fuse=*/false);
   } else {
     if (fs::exists(log_path) && !overrides.resume) {
       fail_at(c.out_dir, "already holds a training run (train_log.jsonl); pass --resume to continue it or choose "
                          "another --out");
     }
     model = CausalLM::random(parse_model_config(hf_config_json(c, vocab).dump(), "lil train model shape"), at::kFloat,
-                             device, c.seed);
+                             device, c.seed, /*fuse=*/false);
   }
   model->set_fused_decode(false);
   fs::create_directories(state_dir);
@@ -310,7 +310,7 @@ TrainSummary run_training(const TrainConfig& config_in, const TrainOverrides& ov
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 
     set_cuda_autocast(autocast);
-    at::Tensor logits = model->forward(inputs);  // float32 [B, T, V]
+    at::Tensor logits = model->forward(inputs).to(at::kFloat);  // [B, T, V] (bf16 under autocast)
     if (autocast) set_cuda_autocast(false);
     at::Tensor loss = at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}),
                                              /*weight=*/{}, at::Reduction::Mean, /*ignore_index=*/-100);

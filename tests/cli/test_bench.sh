@@ -51,6 +51,30 @@ total = 2 * v * h + h + L * layer
 print(4 * (total - v * h - L * (E - k) * 3 * I * h))')
 [[ "$weight_bytes" == "$expected" ]] || fail "expected $expected weight bytes per step, got $weight_bytes"
 
+# A grid on one model: full once per context and first, every sparse case relative to it; a case that cannot
+# run (quest's budget must be whole pages) is reported and the grid goes on.
+expect_exit 0 "$LIL" bench --shape tiny --random-weights --context 40 72 --batch 1 --new-tokens 3 \
+  --policy sink full quest --budget 16 24 --json
+printf '%s\n' "$OUT_TEXT" | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.startswith("{")]
+assert [(r["context"], r["policy"], r["budget"]) for r in rows] == [
+    (c, p, b) for c in (40, 72) for p, b in (("full", 0), ("sink", 16), ("sink", 24), ("quest", 16), ("quest", 24))], rows
+full = {r["context"]: r for r in rows if r["policy"] == "full"}
+for r in rows:
+    if r["policy"] == "full":
+        assert "vs_full" not in r, r
+    elif r["policy"] == "quest" and r["budget"] == 24:
+        assert "page" in r["error"], r
+    else:
+        f = full[r["context"]]
+        close = lambda a, b: abs(a - b) <= 1e-9 * max(1.0, abs(b))
+        assert close(r["vs_full"], r["tbt_p50_s"] / f["tbt_p50_s"]), r
+        assert close(r["bytes_vs_full"], r["bytes_per_step"] / f["bytes_per_step"]), r
+        assert close(r["vs_full_over_bytes"], r["vs_full"] / r["bytes_vs_full"]), r
+        assert r["kv_bytes_per_step"] < f["kv_bytes_per_step"], r
+' || fail "bad grid report: $OUT_TEXT"
+
 expect_exit 2 "$LIL" bench --shape tiny --random-weights --mode graph
 expect_contains "$ERR_TEXT" "--mode"
 expect_exit 2 "$LIL" bench --shape tiny --random-weights --engine device --controller guardian
