@@ -3,8 +3,9 @@
 #   installs the carried Debian libraries under /usr/local, builds lil against the machine's CUDA LibTorch
 #   (TORCH_CUDA_ARCH_LIST=9.0a), runs the whole test suite (CUDA tests included), then `lil bench` and the
 #   Hugging Face baseline on the same shapes, writing logs and results/gpu/<gpu>-<date>.json to $OUT.
-# Stages can be chosen: scripts/gpu_session.sh [snapshot] [deps] [headers] [build] [fast-test] [test] [bench]
-#   [bench-long] [fixtures]
+# Stages can be chosen: scripts/gpu_session.sh [snapshot] [deps] [headers] [build | prebuilt] [export-bin]
+#   [fast-test] [test] [bench] [bench-long] [bench-policies] [bench-jct] [bench-controllers] [train-smoke] [train]
+#   [hf-check] [fixtures]
 # (default: deps build test bench). Logs stream into $OUT as they are written.
 #   bench:      the GPU issue's targets at 1k context (batch 1 and 32, three shapes, lil graph mode and the
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
@@ -79,6 +80,18 @@ if has build; then
   grep -E "error|CUDA kernels" "$out/build.log" | head -30
   [[ $rc == 0 ]] || { log "build failed"; exit 1; }
   ./build-gpu/lil --version
+fi
+
+if has prebuilt; then
+  # Binaries built by an earlier call's export-bin (same machine image): no build this call.
+  mkdir -p build-gpu && tar -C build-gpu -xJf .carry/lil-gpu-bin.tar.xz && ./build-gpu/lil --version
+fi
+
+if has export-bin; then
+  # The built binaries, stripped and compressed, for later calls (carry them back as .carry/lil-gpu-bin.tar.xz).
+  bins=$(cd build-gpu && ls lil lil_bench 2>/dev/null)
+  (cd build-gpu && strip $bins && tar -cf - $bins | xz -T0 -6 > "$out/lil-gpu-bin.tar.xz")
+  log "binaries: $(du -h "$out/lil-gpu-bin.tar.xz" | cut -f1)"
 fi
 
 if has headers; then
@@ -177,7 +190,7 @@ fi
 if has bench-controllers; then
   log "controller benchmarks -> $out/bench_controllers.json"
   timeout 240 ./build-gpu/lil_bench --benchmark_filter='Guardian|Lz77' --benchmark_out="$out/bench_controllers.json" \
-    --benchmark_out_format=json 2>&1 | tail -40 > "$out/bench_controllers.txt"
+    --benchmark_out_format=json --benchmark_min_time=0.1 2>&1 | tail -40 > "$out/bench_controllers.txt"
   cat "$out/bench_controllers.txt"
 fi
 
