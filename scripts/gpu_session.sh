@@ -20,7 +20,7 @@
 #               LIL_TRAIN_CONFIGS (steps/s, loss, accuracy), logs to $OUT/train-*.
 #   hf-check:   scripts/hf_check_trained.py on LIL_HF_MODEL (default: the shipped model).
 #   train:      `lil train $LIL_TRAIN_CONFIG` on the GPU, then scripts/hf_check_trained.py on the checkpoint; the
-#               checkpoint comes back in $OUT/trained/.
+#               checkpoint comes back as $OUT/trained.tar.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -215,8 +215,7 @@ if has train; then
     > "$out/train.out" 2>&1
   echo "rc $?" >> "$out/train.out"
   tail -3 "$out/train.out"
-  mkdir -p "$out/trained"
-  cp /tmp/trained/*.json /tmp/trained/*.jsonl /tmp/trained/model.safetensors "$out/trained/" 2>/dev/null
+  (cd /tmp/trained && tar -cf "$out/trained.tar" --exclude=trainer_state .)
   grep '"eval"' /tmp/trained/train_log.jsonl | tail -3
   log "Hugging Face reload check"
   LIL=./build-gpu/lil timeout 150 python3 scripts/hf_check_trained.py --model /tmp/trained \
