@@ -55,12 +55,15 @@ Selection InfLLMPolicy::select(LayerCache& cache, const at::Tensor& query, const
   valid.push_back(local.ge(n_sink_).logical_and(local.lt(slots)));
   at::Tensor local_start = at::maximum(p - local_ + 1, at::full_like(p, n_sink_));  // [B,1,1]
 
-  // Memory blocks: slots n_sink .. n_sink + blocks * block_size, viewed per block (slices, not gathers).
-  const int64_t blocks = std::max<int64_t>(0, (slots - n_sink_ + block_size_ - 1) / block_size_);
+  // Memory blocks: slots n_sink .. n_sink + blocks * block_size, viewed per block (slices, not gathers). Only
+  // blocks below cache.live_slots can hold tokens; the ones past it could never be picked (they are not before
+  // the local window), so they are left out where shapes may vary (LayerCache::live_slots).
+  const int64_t live = cache.live_slots > 0 ? std::min(cache.live_slots, slots) : slots;
+  const int64_t blocks = std::max<int64_t>(0, (live - n_sink_ + block_size_ - 1) / block_size_);
   const int64_t chosen_blocks = std::min(n_blocks_, blocks);
   if (chosen_blocks > 0) {
     auto per_block = [&](const at::Tensor& per_slot, double fill) {
-      at::Tensor tail = per_slot.slice(2, n_sink_, slots);
+      at::Tensor tail = per_slot.slice(2, n_sink_, std::max(live, n_sink_));
       return at::constant_pad_nd(tail, {0, blocks * block_size_ - tail.size(2)}, fill).view({rows, n_kv, blocks, block_size_});
     };
     at::Tensor block_slots = (n_sink_ + at::arange(blocks * block_size_, long_opts)).view({1, 1, blocks, block_size_});

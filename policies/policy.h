@@ -66,6 +66,10 @@ struct LayerCache {
   at::Tensor scores;     // [B, Hkv, C] score dtype (float32, float64 for a float64 model), policy-defined; 0 when
                          // a slot is written
   std::map<std::string, at::Tensor> aux;  // policy-owned state (e.g. Quest page bounds)
+  // Slots a decode step needs to look at: every slot at or past it is empty. The capacity C on devices that
+  // need fixed shapes (CUDA graphs) and for eviction policies; on the CPU, for policies that fill slots in order
+  // and never evict, (longest prompt + decode steps so far), set before each `select`.
+  int64_t live_slots = 0;
 };
 
 // The tokens attended in one decode step: `slots` [B, Hkv, K] int64 indices into C, `valid` [B, Hkv, K]

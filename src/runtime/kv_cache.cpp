@@ -73,6 +73,7 @@ void KVCache::store_prefill(int64_t layer, int64_t row, const at::Tensor& q, con
     keep_scores = at::zeros({k.size(0), prompt_len}, c.scores.options());
   }
   const int64_t n = keep.size(1);
+  prefill_max_ = std::max(prefill_max_, n);
   const int64_t head_dim = k.size(2);
   auto idx = keep.unsqueeze(-1).expand({keep.size(0), n, head_dim});
   c.keys[row].slice(1, 0, n).copy_(k.gather(1, idx));
@@ -117,21 +118,46 @@ at::Tensor KVCache::decode_attention(int64_t layer, const at::Tensor& q, const a
   c.scores.scatter_(2, slot3, at::zeros({rows, n_kv, 1}, c.scores.options()));
   policy_->after_write(c, slot);
 
-  // 2. Which slots to attend.
+  // 2. Which slots to attend. On the CPU (no graph capture: shapes may change per step) a policy that never
+  //    evicts has no slot in use past (longest prompt + decode steps), so only that prefix is looked at.
+  const bool in_order = policy_->kind() != PolicyKind::Eviction;
+  const int64_t live = device_.is_cpu() && in_order ? std::min(capacity_, prefill_max_ + c.decode_steps) : capacity_;
+  c.live_slots = live;
   at::Tensor query = q.view({rows, n_kv, group, head_dim});
   Selection sel = policy_->select(c, query, position);
   at::Tensor keys = c.keys;
   at::Tensor values = c.values;
-  if (sel.slots.defined()) {
+  at::Tensor mask = sel.valid;  // which of `keys` the query attends
+  bool dense_selection = false;
+  if (sel.slots.defined() && device_.is_cpu() && in_order) {
+    // A retention policy's selection on the CPU: attend over the live slots with the selection as a mask
+    // instead of gathering the selected rows (one row copy per slot dominates the CPU step otherwise). The same
+    // tokens are attended (a valid selected slot holds a token, so it is below `live`; the selection has no
+    // duplicates); the probabilities handed to the policy are read back at the selected slots.
+    at::Tensor target = at::where(sel.valid.logical_and(sel.slots.lt(live)), sel.slots, at::full_like(sel.slots, live));
+    mask = at::zeros({rows, n_kv, live + 1}, sel.valid.options()).scatter_(2, target, true).slice(2, 0, live);
+    keys = keys.slice(2, 0, live);
+    values = values.slice(2, 0, live);
+    dense_selection = true;
+  } else if (sel.slots.defined()) {
     keys = gather_slots(c.keys, sel.slots);
     values = gather_slots(c.values, sel.slots);
+  } else if (live < capacity_) {
+    keys = keys.slice(2, 0, live);
+    values = values.slice(2, 0, live);
+    mask = mask.slice(-1, 0, live);
   }
   // 3. Attend: logits in the model dtype (as HF), softmax in the score dtype (float32, or float64 for a
   //    float64 model so tests can compare with a float64 reference decision for decision).
   at::Tensor logits = at::matmul(query, keys.transpose(2, 3)).to(score_type) * softmax_scale;  // [B,Hkv,G,K]
-  logits = logits.masked_fill(sel.valid.logical_not().unsqueeze(2), -std::numeric_limits<double>::infinity());
+  logits = logits.masked_fill(mask.logical_not().unsqueeze(2), -std::numeric_limits<double>::infinity());
   at::Tensor probs = at::softmax(logits, -1);
   at::Tensor out = at::matmul(probs.to(values.scalar_type()), values);  // [B,Hkv,G,D]
+  if (dense_selection) {
+    const int64_t k = sel.slots.size(2);
+    probs = probs.gather(3, sel.slots.clamp_max(live - 1).unsqueeze(2).expand({rows, n_kv, group, k}))
+                .masked_fill(sel.valid.logical_not().unsqueeze(2), 0.0);
+  }
   policy_->after_attention(c, DecodeStepView{query, position, sel, probs, softmax_scale});
 
   // 4. Count what was attended and resident (max over KV heads, then over layers).

@@ -84,6 +84,7 @@ class KVCache {
   std::unique_ptr<Policy> policy_;
   CacheShape shape_;
   int64_t capacity_ = 0;
+  int64_t prefill_max_ = 0;  // most prompt tokens stored for any row (host counter)
   c10::ScalarType dtype_;
   c10::Device device_;
   std::vector<LayerCache> layers_;
