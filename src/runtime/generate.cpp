@@ -190,6 +190,8 @@ std::vector<GenerationResult> generate(CausalLM& model, const std::vector<Genera
   // Batched decode: every row runs each step (fixed shapes); finished rows are ignored.
   std::vector<std::vector<bool>> active_history;
   DecodeGraph graph(model, cache, options.cuda_graph);
+  at::Tensor active_on_device;  // the controller's copy of the active flags, sent again only when they change
+  std::vector<int64_t> active_sent;
   auto any_running = [&]() {
     return std::any_of(mode.begin(), mode.end(), [](RowMode m) { return m != RowMode::Done; });
   };
@@ -231,7 +233,11 @@ std::vector<GenerationResult> generate(CausalLM& model, const std::vector<Genera
       accept(i, tok[static_cast<int64_t>(i)], lp[static_cast<int64_t>(i)], now);
     }
     if (controller) {
-      controller->observe(choice.tokens, logits, at::tensor(active_flags, long_opts).to(at::kBool).to(model.device()));
+      if (!active_on_device.defined() || active_flags != active_sent) {
+        active_on_device = at::tensor(active_flags, long_opts).to(at::kBool).to(model.device());
+        active_sent = active_flags;
+      }
+      controller->observe(choice.tokens, logits, active_on_device);
       run_checks();
     }
   }
