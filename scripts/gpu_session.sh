@@ -181,9 +181,10 @@ fi
 if has bench-jct; then
   log "controller JCT pair -> $results"
   for batch in 1 32; do
-    lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 1000 --engine generate --controller none
-    lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 1000 --engine generate --controller guardian --controller-arg t=0
-    lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 1000 --engine generate --controller none
+    for round in 1 2 3; do  # alternated, so drift of the machine shows as spread in both
+      lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 1000 --engine generate --controller none
+      lil_bench --shape qwen2-1.5b --context 128 --batch "$batch" --new-tokens 1000 --engine generate --controller guardian --controller-arg t=0
+    done
   done
 fi
 
