@@ -30,20 +30,15 @@ mkdir -p "$out/shards"
 # thread each, merged into one database: on 2 cores about twice as fast as one process with two threads.
 jobs="${LIL_QUICKSTART_JOBS:-$(nproc)}"
 (( jobs >= 1 )) || jobs=1
-if [[ "${LIL_QUICKSTART_RESUME:-0}" == 1 ]]; then
-  resume=(--resume)
-else
-  resume=()
-  rm -f "$out"/quickstart.sqlite* "$out"/shards/*
-fi
+[[ "${LIL_QUICKSTART_RESUME:-0}" == 1 ]] || rm -f "$out"/quickstart.sqlite* "$out"/shards/*
 started=$(date +%s)
 pids=()
 for (( i = 0; i < jobs; i++ )); do
   shard_db="$out/shards/quickstart.shard-$i-of-$jobs.sqlite"
-  resume_this=("${resume[@]}")
-  [[ -f "$shard_db" ]] || resume_this=()
+  resume=()
+  [[ -f "$shard_db" ]] && resume=(--resume)  # only a kept shard (LIL_QUICKSTART_RESUME=1) is continued
   OMP_NUM_THREADS=1 "$lil" sweep "$root/configs/quickstart.json" --shard "$i/$jobs" --out "$shard_db" --quiet \
-    "${resume_this[@]}" &
+    "${resume[@]}" &
   pids+=($!)
 done
 status=0

@@ -13,8 +13,8 @@ struct BenchCliOptions {
   BenchOptions bench;
   std::vector<std::string> policy_args;
   std::vector<std::string> controller_args;
-  std::vector<int64_t> contexts{1024};
-  std::vector<std::string> policies{"full"};
+  std::vector<int64_t> contexts{BenchOptions{}.context};
+  std::vector<std::string> policies{BenchOptions{}.policy};
   std::vector<int64_t> budgets;
   bool random_weights = false;
   bool json = false;

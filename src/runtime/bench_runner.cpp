@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/json_util.h"
+#include "policies/policy.h"
 #include "runtime/decode_graph.h"
 #include "runtime/generate.h"
 #include "runtime/loaded_model.h"
@@ -277,6 +278,7 @@ struct BenchSession {
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = at::kFloat;
   std::string mode;
+  std::string engine;  // device | generate (auto resolved)
   std::unique_ptr<CausalLM> model;
   double bandwidth = 0, matmul = 0;
 };
@@ -293,11 +295,11 @@ BenchSession open_session(const BenchOptions& o) {
     fail_at("--mode", "expected auto, graph, fused or eager, got '" + o.mode + "'");
   }
   if (s.mode != "eager" && !s.device.is_cuda()) fail_at("--mode", "'" + s.mode + "' needs --device cuda (the CPU runs eager)");
-  const std::string engine = o.engine == "auto" ? (o.controller == "none" ? "device" : "generate") : o.engine;
-  if (engine != "device" && engine != "generate") {
+  s.engine = o.engine == "auto" ? (o.controller == "none" ? "device" : "generate") : o.engine;
+  if (s.engine != "device" && s.engine != "generate") {
     fail_at("--engine", "expected auto, device or generate, got '" + o.engine + "'");
   }
-  if (engine == "device" && o.controller != "none") {
+  if (s.engine == "device" && o.controller != "none") {
     fail_at("--engine", "'device' runs no controller; use --engine generate with --controller " + o.controller);
   }
   s.model = CausalLM::random(s.config, s.dtype, s.device, o.seed);
@@ -321,7 +323,7 @@ nlohmann::json measure(BenchSession& s, const BenchOptions& o) {
   at::manual_seed(o.seed + 1);
   for (int64_t b = 0; b < o.batch; ++b) prompts.push_back(at::randint(0, config.vocab_size, {o.context}, at::kLong));
 
-  const std::string engine = o.engine == "auto" ? (o.controller == "none" ? "device" : "generate") : o.engine;
+  const std::string& engine = s.engine;
   DecodeRun run;
   int64_t controller_checks = 0;
   double controller_check_s = 0;
@@ -417,6 +419,13 @@ nlohmann::json run_bench(const BenchOptions& o) {
 
 void run_bench_grid(const BenchOptions& base, const BenchGrid& grid,
                     const std::function<void(const nlohmann::json&)>& emit) {
+  // An unknown policy name is bad input (exit 2), not a case that failed: refuse it before building the model.
+  for (const std::string& policy : grid.policies) {
+    const auto& registry = policy_registry();
+    if (std::none_of(registry.begin(), registry.end(), [&](const PolicyInfo& info) { return info.name == policy; })) {
+      make_policy(policy, 1, {}, PolicyGeometry{});  // throws the usual "unknown policy" error
+    }
+  }
   BenchSession session = open_session(base);
   const std::vector<int64_t> contexts = grid.contexts.empty() ? std::vector<int64_t>{base.context} : grid.contexts;
   std::vector<std::string> policies = grid.policies.empty() ? std::vector<std::string>{base.policy} : grid.policies;

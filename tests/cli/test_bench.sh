@@ -75,6 +75,8 @@ for r in rows:
         assert r["kv_bytes_per_step"] < f["kv_bytes_per_step"], r
 ' || fail "bad grid report: $OUT_TEXT"
 
+expect_exit 2 "$LIL" bench --shape tiny --random-weights --context 40 --policy full nosuch --budget 16
+expect_contains "$ERR_TEXT" "unknown policy 'nosuch'"
 expect_exit 2 "$LIL" bench --shape tiny --random-weights --mode graph
 expect_contains "$ERR_TEXT" "--mode"
 expect_exit 2 "$LIL" bench --shape tiny --random-weights --engine device --controller guardian
