@@ -1,4 +1,5 @@
 #include "kernels/decode_kernels.h"
+#include "kernels/cuda_common.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -11,63 +12,6 @@
 namespace lil::kernels {
 
 namespace {
-
-template <typename T>
-__device__ __forceinline__ float to_float(T x);
-template <>
-__device__ __forceinline__ float to_float<float>(float x) { return x; }
-template <>
-__device__ __forceinline__ float to_float<__half>(__half x) { return __half2float(x); }
-template <>
-__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
-
-template <typename T>
-__device__ __forceinline__ T from_float(float x);
-template <>
-__device__ __forceinline__ float from_float<float>(float x) { return x; }
-template <>
-__device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
-
-// The value as an op producing T would leave it (round to T and back).
-template <typename T>
-__device__ __forceinline__ float round_to(float x) { return to_float<T>(from_float<T>(x)); }
-
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
-}
-
-// 16-byte vectors of T unpacked to float.
-template <typename T>
-struct Vec16 {
-  static constexpr int kCount = 16 / sizeof(T);
-};
-__device__ __forceinline__ void unpack(const uint4& v, float (&out)[8], __nv_bfloat16*) {
-  const __nv_bfloat162* p = reinterpret_cast<const __nv_bfloat162*>(&v);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 f = __bfloat1622float2(p[i]);
-    out[2 * i] = f.x;
-    out[2 * i + 1] = f.y;
-  }
-}
-__device__ __forceinline__ void unpack(const uint4& v, float (&out)[8], __half*) {
-  const __half2* p = reinterpret_cast<const __half2*>(&v);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 f = __half22float2(p[i]);
-    out[2 * i] = f.x;
-    out[2 * i + 1] = f.y;
-  }
-}
-__device__ __forceinline__ void unpack(const uint4& v, float (&out)[8], float*) {
-  out[0] = __uint_as_float(v.x);
-  out[1] = __uint_as_float(v.y);
-  out[2] = __uint_as_float(v.z);
-  out[3] = __uint_as_float(v.w);
-}
 
 // ---------------------------------------------------------------------------------------------------------
 template <typename T>
@@ -335,16 +279,6 @@ __global__ void __launch_bounds__(kGemvWarps * 32) grouped_gemv_kernel(GroupedGe
   }
 }
 
-template <typename F>
-void dispatch(int dtype, F&& f) {
-  switch (dtype) {
-    case kF32: f(static_cast<float*>(nullptr)); break;
-    case kF16: f(static_cast<__half*>(nullptr)); break;
-    default: f(static_cast<__nv_bfloat16*>(nullptr)); break;
-  }
-}
-
-cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
 
 }  // namespace
 

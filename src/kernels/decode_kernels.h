@@ -75,6 +75,61 @@ struct GroupedGemvArgs {
 };
 void grouped_gemv(int dtype, const GroupedGemvArgs& args, void* stream);
 
+// Small-batch linear layer with its neighbours fused (src/kernels/gemv_kernels.cu), for decode steps of at most
+// kGemvMaxRows rows: out = epilogue(x' @ W^T) where
+//   x' = x, or the Hugging Face RMSNorm of x times norm_weight when norm_weight is given (written to
+//        norm_out [m, k] too when that is given);
+//   epilogue: y = T(acc + bias); with `swiglu` W is [2n, k] (gate rows, then up rows) and
+//        y = T(T(silu(T(gate))) * T(up)); with a residual [m, n], y = T(residual + T(y)); with out_float the
+//        result is stored as float32 (after rounding to T), as `linear(...).float()` gives it.
+// Each block stages x' in shared memory as float32 (m * k * 4 bytes: gemv_supported says whether it fits)
+// and its warps stream whole weight rows, so every weight byte is read once per step.
+constexpr int64_t kGemvMaxRows = 8;
+struct GemvArgs {
+  const void* x = nullptr;
+  const void* w = nullptr;
+  const void* bias = nullptr;
+  const void* residual = nullptr;
+  const void* norm_weight = nullptr;
+  void* norm_out = nullptr;
+  void* out = nullptr;
+  int64_t m = 0, n = 0, k = 0;
+  float eps = 0.f;
+  bool swiglu = false, out_float = false;
+};
+bool gemv_supported(int dtype, int64_t m, int64_t k);
+void gemv(int dtype, const GemvArgs& args, void* stream);
+
+// The Qwen2-MoE sparse block for a few tokens, after a gemv that produced the router logits (E columns, then
+// the shared expert's gate logit as column E, in T) and the normalised input xn [m, k]:
+//   moe_small_up: per token the softmax over the E logits (float32), top-k (optionally renormalised), the
+//     weights rounded to T; selection written to sel_experts [m, top_k] (int32, by increasing expert id, the
+//     order Hugging Face adds them in) and sel_weights [m, top_k] (float32 holding T values); then
+//     h_routed [m, top_k, I] = silu(gate) * up of each selected expert and h_shared [m, S] of the shared one.
+//   moe_small_down: out[t] = T(residual[t] + T(routed + T(T(sigmoid(gate_logit)) * shared_down(h_shared)))),
+//     routed summed expert by expert in T: routed = T(routed + T(T(down_e(h_e)) * w_e)).
+// Only the selected experts' weights are read.
+struct MoeSmallArgs {
+  const void* xn = nullptr;          // [m, k]
+  const void* logits = nullptr;      // [m, E + 1]
+  const void* experts_gate_up = nullptr;  // [E, 2I, k]
+  const void* experts_down = nullptr;     // [E, k, I]
+  const void* shared_gate_up = nullptr;   // [2S, k]
+  const void* shared_down = nullptr;      // [k, S]
+  const void* residual = nullptr;    // [m, k]
+  int32_t* sel_experts = nullptr;    // [m, top_k]
+  float* sel_weights = nullptr;      // [m, top_k]
+  void* h_routed = nullptr;          // [m, top_k, I]
+  void* h_shared = nullptr;          // [m, S]
+  void* out = nullptr;               // [m, k]
+  int64_t m = 0, k = 0, experts = 0, top_k = 0, inter = 0, shared_inter = 0;
+  bool norm_topk_prob = false;
+};
+bool moe_small_supported(int dtype, int64_t m, int64_t k, int64_t experts, int64_t top_k, int64_t inter,
+                         int64_t shared_inter);
+void moe_small_up(int dtype, const MoeSmallArgs& args, void* stream);
+void moe_small_down(int dtype, const MoeSmallArgs& args, void* stream);
+
 // The CUDA error of the last launch as text, empty when none (checked by the wrappers).
 const char* last_launch_error();
 

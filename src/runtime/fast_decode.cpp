@@ -1,11 +1,15 @@
 #include "runtime/fast_decode.h"
 
+#include <cstdint>
+
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
 
 #include <ATen/ATen.h>
+
+#include "runtime/moe.h"
 
 #ifdef LIL_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -289,6 +293,150 @@ at::Tensor grouped_expert_gemv(const at::Tensor& x, const at::Tensor& w, const a
 #else
   (void)x, (void)w, (void)order, (void)offsets, (void)input_div;
   no_cuda("grouped_expert_gemv");
+#endif
+}
+
+// ---- linear layers with their neighbours ----
+at::Tensor reference_linear(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o) {
+  at::Tensor in = o.norm_weight.defined() ? reference_rms_norm(x, o.norm_weight, o.eps) : x;
+  if (o.normed != nullptr && o.norm_weight.defined()) *o.normed = in;
+  at::Tensor y;
+  if (o.swiglu) {
+    y = reference_silu_mul(at::linear(in, w));
+  } else {
+    y = o.bias.defined() ? at::linear(in, w, o.bias) : at::linear(in, w);
+  }
+  if (o.residual.defined()) y = o.residual + y;
+  return o.float_out ? y.to(at::kFloat) : y;
+}
+
+bool fused_linear_one_kernel(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o) {
+#ifdef LIL_WITH_CUDA
+  if (!fused_kernels_available(x) || x.dim() != 2 || w.dim() != 2 || !x.is_contiguous() || !w.is_contiguous()) {
+    return false;
+  }
+  auto same = [&](const at::Tensor& t) { return !t.defined() || (t.is_contiguous() && t.scalar_type() == x.scalar_type()); };
+  auto aligned = [](const at::Tensor& t) { return !t.defined() || reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; };
+  const int64_t n = o.swiglu ? w.size(0) / 2 : w.size(0);
+  return w.scalar_type() == x.scalar_type() && w.size(1) == x.size(1) && same(o.norm_weight) && same(o.bias) &&
+         same(o.residual) && aligned(x) && aligned(w) && !(o.swiglu && (o.bias.defined() || w.size(0) % 2 != 0)) &&
+         (!o.bias.defined() || o.bias.numel() == n) &&
+         (!o.residual.defined() || (o.residual.dim() == 2 && o.residual.size(0) == x.size(0) && o.residual.size(1) == n)) &&
+         (!o.norm_weight.defined() || o.norm_weight.numel() == x.size(1)) &&
+         kernels::gemv_supported(elem_type(x), x.size(0), x.size(1));
+#else
+  (void)x, (void)w, (void)o;
+  return false;
+#endif
+}
+
+at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o) {
+#ifdef LIL_WITH_CUDA
+  if (fused_linear_one_kernel(x, w, o)) {
+    const int64_t m = x.size(0), k = x.size(1), n = o.swiglu ? w.size(0) / 2 : w.size(0);
+    at::Tensor out = at::empty({m, n}, x.options().dtype(o.float_out ? at::kFloat : x.scalar_type()));
+    kernels::GemvArgs a;
+    a.x = x.data_ptr();
+    a.w = w.data_ptr();
+    a.bias = o.bias.defined() ? o.bias.data_ptr() : nullptr;
+    a.residual = o.residual.defined() ? o.residual.data_ptr() : nullptr;
+    a.norm_weight = o.norm_weight.defined() ? o.norm_weight.data_ptr() : nullptr;
+    if (o.normed != nullptr && o.norm_weight.defined()) {
+      *o.normed = at::empty_like(x);
+      a.norm_out = o.normed->data_ptr();
+    }
+    a.out = out.data_ptr();
+    a.m = m;
+    a.n = n;
+    a.k = k;
+    a.eps = static_cast<float>(o.eps);
+    a.swiglu = o.swiglu;
+    a.out_float = o.float_out;
+    kernels::gemv(elem_type(x), a, current_stream());
+    check_launch("fused_linear");
+    return out;
+  }
+  if (fused_kernels_available(x)) {
+    // Too many rows for the GEMV kernel: the separate fused ops and cuBLAS (the residual as addmm's C).
+    at::Tensor in = o.norm_weight.defined() ? fused_rms_norm(x.contiguous(), o.norm_weight, o.eps) : x;
+    if (o.normed != nullptr && o.norm_weight.defined()) *o.normed = in;
+    at::Tensor y;
+    if (o.swiglu) {
+      y = fused_silu_mul(at::linear(in, w));
+      if (o.residual.defined()) y = o.residual + y;
+    } else if (o.residual.defined()) {
+      y = at::addmm(o.residual, in, w.t());
+      if (o.bias.defined()) y = y + o.bias;
+    } else {
+      y = o.bias.defined() ? at::linear(in, w, o.bias) : at::linear(in, w);
+    }
+    return o.float_out ? y.to(at::kFloat) : y;
+  }
+#endif
+  return reference_linear(x, w, o);
+}
+
+// ---- the Qwen2-MoE block for a few tokens ----
+bool fused_moe_supported(const MoeWeights& w, const at::Tensor& x, int64_t top_k) {
+#ifdef LIL_WITH_CUDA
+  if (!w.router_and_gate.defined() || !w.experts_gate_up.defined() || !w.shared_expert.gate_up.defined() ||
+      w.shared_expert.down_bias.defined() || !fused_kernels_available(x) || x.dim() != 2 || !x.is_contiguous() ||
+      !w.experts_down_proj.is_contiguous() || !w.shared_expert.down_proj.is_contiguous() ||
+      !w.shared_expert.gate_up.is_contiguous() || !w.experts_gate_up.is_contiguous()) {
+    return false;
+  }
+  return kernels::moe_small_supported(elem_type(x), x.size(0), x.size(1), w.num_experts(), top_k,
+                                      w.experts_down_proj.size(2), w.shared_expert.down_proj.size(1));
+#else
+  (void)w, (void)x, (void)top_k;
+  return false;
+#endif
+}
+
+at::Tensor fused_moe_block(const MoeWeights& w, const at::Tensor& x, const at::Tensor& norm_weight, double eps,
+                           int64_t top_k, bool norm_topk_prob) {
+#ifdef LIL_WITH_CUDA
+  require(fused_moe_supported(w, x, top_k), "fused_moe_block", "a fused MoE layer and a few contiguous CUDA rows");
+  at::Tensor normed;
+  LinearOptions router;
+  router.norm_weight = norm_weight;
+  router.eps = eps;
+  router.normed = &normed;
+  at::Tensor logits = fused_linear(x, w.router_and_gate, router);  // [m, E + 1]
+  const int64_t m = x.size(0), inter = w.experts_down_proj.size(2), shared = w.shared_expert.down_proj.size(1);
+  kernels::MoeSmallArgs a;
+  at::Tensor sel_experts = at::empty({m, top_k}, x.options().dtype(at::kInt));
+  at::Tensor sel_weights = at::empty({m, top_k}, x.options().dtype(at::kFloat));
+  at::Tensor h_routed = at::empty({m, top_k, inter}, x.options());
+  at::Tensor h_shared = at::empty({m, shared}, x.options());
+  at::Tensor out = at::empty_like(x);
+  a.xn = normed.data_ptr();
+  a.logits = logits.data_ptr();
+  a.experts_gate_up = w.experts_gate_up.data_ptr();
+  a.experts_down = w.experts_down_proj.data_ptr();
+  a.shared_gate_up = w.shared_expert.gate_up.data_ptr();
+  a.shared_down = w.shared_expert.down_proj.data_ptr();
+  a.residual = x.data_ptr();
+  a.sel_experts = sel_experts.data_ptr<int32_t>();
+  a.sel_weights = sel_weights.data_ptr<float>();
+  a.h_routed = h_routed.data_ptr();
+  a.h_shared = h_shared.data_ptr();
+  a.out = out.data_ptr();
+  a.m = m;
+  a.k = x.size(1);
+  a.experts = w.num_experts();
+  a.top_k = top_k;
+  a.inter = inter;
+  a.shared_inter = shared;
+  a.norm_topk_prob = norm_topk_prob;
+  kernels::moe_small_up(elem_type(x), a, current_stream());
+  check_launch("fused_moe_block (experts up)");
+  kernels::moe_small_down(elem_type(x), a, current_stream());
+  check_launch("fused_moe_block (experts down)");
+  return out;
+#else
+  (void)w, (void)x, (void)norm_weight, (void)eps, (void)top_k, (void)norm_topk_prob;
+  no_cuda("fused_moe_block");
 #endif
 }
 

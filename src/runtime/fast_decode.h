@@ -57,4 +57,34 @@ at::Tensor reference_grouped_expert_gemv(const at::Tensor& x, const at::Tensor& 
 // read: order [T k] (pair indices, stable by expert) and offsets [E + 1].
 std::pair<at::Tensor, at::Tensor> group_pairs_by_expert(const at::Tensor& experts, int64_t num_experts);
 
+// A linear layer of a decode step with its neighbours fused in (see kernels::GemvArgs): with norm_weight,
+// x is first replaced by the Hugging Face RMSNorm of x times norm_weight (also returned in *normed when
+// given); then y = x @ w^T (+ bias); with swiglu, w is [gate; up] ([2I, K]) and y = silu(gate) * up; with a
+// residual, y = residual + y; with float_out, the result comes back as float32. Each step rounds to x's
+// dtype as the separate Hugging Face ops do. fused_linear runs one kernel for up to kernels::kGemvMaxRows
+// rows on CUDA and the separate ops (cuBLAS) otherwise; reference_linear is the plain ATen composition.
+struct LinearOptions {
+  at::Tensor norm_weight;
+  double eps = 0;
+  at::Tensor bias;
+  at::Tensor residual;
+  bool swiglu = false;
+  bool float_out = false;
+  at::Tensor* normed = nullptr;
+};
+at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o);
+at::Tensor reference_linear(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o);
+bool fused_linear_one_kernel(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o);
+
+// The Qwen2-MoE block of a decode step for a few tokens, from the input of the layer's post-attention norm:
+// returns residual + moe(rms_norm(x) * norm_weight) in three kernels (router + shared-expert gate with the
+// norm fused in; top-k and the selected experts' gate/up with the shared expert's; down projections, routing
+// weights, shared gate and residual). router_and_gate is [E + 1, H]: the router's rows, then the shared
+// expert gate's. Summation order and roundings as moe_forward (Hugging Face: experts one by one in
+// increasing id, then the shared expert, then the residual). fused_moe_supported says when it applies.
+struct MoeWeights;
+bool fused_moe_supported(const MoeWeights& w, const at::Tensor& x, int64_t top_k);
+at::Tensor fused_moe_block(const MoeWeights& w, const at::Tensor& x, const at::Tensor& norm_weight, double eps,
+                           int64_t top_k, bool norm_topk_prob);
+
 }  // namespace lil

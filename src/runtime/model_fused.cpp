@@ -30,12 +30,6 @@ void fuse_swiglu(SwiGluWeights& w) {
   w.gate_up = fuse({&w.gate_proj, &w.up_proj}, 0);
 }
 
-at::Tensor linear_or_addmm(const at::Tensor& residual, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-  // residual + x @ w^T in one GEMM (the residual is the C operand); a bias, when present, is added after.
-  at::Tensor out = at::addmm(residual, x, w.t());
-  return b.defined() ? out + b : out;
-}
-
 }  // namespace
 
 bool CausalLM::fused_decode() const { return fused_decode_ && fused_kernels_available(embed_tokens_); }
@@ -51,24 +45,37 @@ void CausalLM::fuse_projections() {
     if (w.moe.defined()) {
       fuse_swiglu(w.moe.shared_expert);
       w.moe.experts_gate_up = fuse({&w.moe.experts_gate_proj, &w.moe.experts_up_proj}, 1);
+      w.moe.router_and_gate = fuse({&w.moe.router, &w.moe.shared_expert_gate}, 0);
     }
   }
 }
 
-at::Tensor CausalLM::feed_forward_fused(int64_t layer, const at::Tensor& x, const at::Tensor& residual) const {
+at::Tensor CausalLM::feed_forward_fused(int64_t layer, const at::Tensor& residual) const {
   const LayerWeights& w = this->layer(layer);
+  const double eps = config_.rms_norm_eps;
   if (w.moe.defined()) {
-    if (w.moe.experts_gate_up.defined()) {
-      return residual + moe_forward_grouped(w.moe, x, config_.num_experts_per_tok, config_.norm_topk_prob);
+    const int64_t top_k = config_.num_experts_per_tok;
+    if (fused_moe_supported(w.moe, residual, top_k)) {
+      return fused_moe_block(w.moe, residual, w.post_attention_norm, eps, top_k, config_.norm_topk_prob);
     }
-    return residual + moe_forward(w.moe, x, config_.num_experts_per_tok, config_.norm_topk_prob);
+    at::Tensor x = fused_rms_norm(residual, w.post_attention_norm, eps);
+    if (w.moe.experts_gate_up.defined()) return residual + moe_forward_grouped(w.moe, x, top_k, config_.norm_topk_prob);
+    return residual + moe_forward(w.moe, x, top_k, config_.norm_topk_prob);
   }
-  if (!w.mlp.gate_up.defined()) return residual + swiglu(w.mlp, x);
-  at::Tensor hidden = fused_silu_mul(at::linear(x, w.mlp.gate_up));
-  return linear_or_addmm(residual, hidden, w.mlp.down_proj, w.mlp.down_bias);
+  if (!w.mlp.gate_up.defined()) return residual + swiglu(w.mlp, fused_rms_norm(residual, w.post_attention_norm, eps));
+  LinearOptions up;
+  up.norm_weight = w.post_attention_norm;
+  up.eps = eps;
+  up.swiglu = true;
+  LinearOptions down;
+  down.bias = w.mlp.down_bias;
+  down.residual = residual;
+  return fused_linear(fused_linear(residual, w.mlp.gate_up, up), w.mlp.down_proj, down);
 }
 
 at::Tensor CausalLM::decode_fused(const at::Tensor& ids, const at::Tensor& positions, KVCache& cache) {
+  // Per layer: RMSNorm + QKV projection (+ bias) in one kernel, RoPE + cache append, attention, o_proj +
+  // residual, RMSNorm + gate/up + SwiGLU, down + residual (kernels::gemv for a few rows; cuBLAS beyond).
   const int64_t rows = ids.size(0);
   const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, d = config_.head_dim;
   const double scale = softmax_scale();
@@ -78,11 +85,15 @@ at::Tensor CausalLM::decode_fused(const at::Tensor& ids, const at::Tensor& posit
   for (size_t l = 0; l < layers_.size(); ++l) {
     const LayerWeights& w = layers_[l];
     const int64_t layer = static_cast<int64_t>(l);
-    at::Tensor h = fused_rms_norm(x, w.input_norm, eps);
     at::Tensor qkv;
     if (w.qkv_proj.defined()) {
-      qkv = w.qkv_bias.defined() ? at::linear(h, w.qkv_proj, w.qkv_bias) : at::linear(h, w.qkv_proj);
+      LinearOptions o;
+      o.norm_weight = w.input_norm;
+      o.eps = eps;
+      o.bias = w.qkv_bias;
+      qkv = fused_linear(x, w.qkv_proj, o);
     } else {
+      at::Tensor h = fused_rms_norm(x, w.input_norm, eps);
       auto lin = [&](const at::Tensor& weight, const at::Tensor& bias) {
         return bias.defined() ? at::linear(h, weight, bias) : at::linear(h, weight);
       };
@@ -95,10 +106,17 @@ at::Tensor CausalLM::decode_fused(const at::Tensor& ids, const at::Tensor& posit
       RopedQKV r = fused_rope(qkv, rope_cos_, rope_sin_, positions, n_heads, n_kv, d);
       attn = cache.decode_attention(layer, r.q, r.k, r.v, positions, scale);
     }
-    x = linear_or_addmm(x, attn.reshape({rows, n_heads * d}), w.o_proj, w.o_bias);
-    x = feed_forward_fused(layer, fused_rms_norm(x, w.post_attention_norm, eps), x);
+    LinearOptions o;
+    o.bias = w.o_bias;
+    o.residual = x;
+    x = fused_linear(attn.reshape({rows, n_heads * d}).contiguous(), w.o_proj, o);
+    x = feed_forward_fused(layer, x);
   }
-  return at::linear(fused_rms_norm(x, final_norm_, eps), lm_head_).to(at::kFloat);
+  LinearOptions head;
+  head.norm_weight = final_norm_;
+  head.eps = eps;
+  head.float_out = true;
+  return fused_linear(x, lm_head_, head);
 }
 
 }  // namespace lil

@@ -31,6 +31,8 @@ struct MoeWeights {
   at::Tensor experts_gate_up;        // [E, 2I, H] fused (CUDA); the two above are then views of it
   SwiGluWeights shared_expert;       // intermediate size shared_expert_intermediate_size
   at::Tensor shared_expert_gate;     // [1, H]
+  at::Tensor router_and_gate;        // [E + 1, H] fused (CUDA): router rows, then the shared gate's; the two
+                                     // above are then views of it
   bool defined() const { return router.defined(); }
   int64_t num_experts() const { return router.size(0); }
 };

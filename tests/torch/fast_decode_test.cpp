@@ -185,6 +185,47 @@ TEST_CASE("Fused kernels: full-policy decode attention equals dense attention ov
   }
 }
 
+TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, residual fused) equals its ATen twin",
+          "[fast][cuda]") {
+  if (!cuda_ready()) return;
+  at::manual_seed(14);
+  for (auto t : kTypes) {
+    for (int64_t rows : {1, 2, 3, 8, 9}) {
+      for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{40, 256}, {1000, 1536}, {96, 4096}}) {
+        INFO("dtype " << type_name(t) << ", rows " << rows << ", n " << n << ", k " << k);
+        at::Tensor x = at::randn({rows, k}, cuda(t));
+        at::Tensor w = at::randn({n, k}, cuda(t)) * (1.0 / std::sqrt(static_cast<double>(k)));
+        at::Tensor w2 = at::randn({2 * n, k}, cuda(t)) * (1.0 / std::sqrt(static_cast<double>(k)));
+        at::Tensor norm = at::randn({k}, cuda(t));
+        at::Tensor bias = at::randn({n}, cuda(t));
+        at::Tensor residual = at::randn({rows, n}, cuda(t)) * 4;
+        // Rows up to kGemvMaxRows take the one-kernel path; more rows fall back to the separate ops.
+        CHECK(fused_linear_one_kernel(x, w, LinearOptions{}) == (rows <= 8));
+        std::vector<LinearOptions> cases(6);
+        cases[1].norm_weight = norm, cases[1].eps = 1e-6;
+        cases[2].bias = bias;
+        cases[3].residual = residual, cases[3].bias = bias;
+        cases[4].swiglu = true, cases[4].norm_weight = norm, cases[4].eps = 1e-5;
+        cases[5].norm_weight = norm, cases[5].eps = 1e-6, cases[5].float_out = true;
+        for (size_t c = 0; c < cases.size(); ++c) {
+          INFO("case " << c);
+          at::Tensor normed_got, normed_ref;
+          LinearOptions got_opts = cases[c], ref_opts = cases[c];
+          got_opts.normed = &normed_got;
+          ref_opts.normed = &normed_ref;
+          const at::Tensor& weight = cases[c].swiglu ? w2 : w;
+          at::Tensor ref = reference_linear(x, weight, ref_opts);
+          at::Tensor got = fused_linear(x, weight, got_opts);
+          REQUIRE(got.sizes() == ref.sizes());
+          CHECK(got.scalar_type() == ref.scalar_type());
+          CHECK(max_abs_diff(got, ref) <= tolerance(t, ref));
+          if (cases[c].norm_weight.defined()) CHECK(max_abs_diff(normed_got, normed_ref) <= tolerance(t, normed_ref));
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("Fused kernels: grouped expert GEMV equals a per-expert loop; the MoE block equals the plain one",
           "[fast][cuda][moe]") {
   if (!cuda_ready()) return;
@@ -224,6 +265,74 @@ TEST_CASE("Fused kernels: grouped expert GEMV equals a per-expert loop; the MoE 
     CHECK(max_abs_diff(moe_forward_grouped(w, x, 2, norm), ref) < 1e-5);
   }
   CHECK(max_abs_diff(moe_forward(w, x, 2, false), plain) == 0);
+}
+
+namespace {
+
+MoeWeights random_moe(int64_t h, int64_t experts, int64_t width, int64_t shared_width, c10::ScalarType t) {
+  auto opts = cuda(t);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(h));
+  MoeWeights w;
+  w.router = at::randn({experts, h}, opts) * 4 * scale;
+  w.experts_gate_proj = at::randn({experts, width, h}, opts) * scale;
+  w.experts_up_proj = at::randn({experts, width, h}, opts) * scale;
+  w.experts_down_proj = at::randn({experts, h, width}, opts) * (1.0 / std::sqrt(static_cast<double>(width)));
+  w.shared_expert.gate_proj = at::randn({shared_width, h}, opts) * scale;
+  w.shared_expert.up_proj = at::randn({shared_width, h}, opts) * scale;
+  w.shared_expert.down_proj = at::randn({h, shared_width}, opts) * (1.0 / std::sqrt(static_cast<double>(shared_width)));
+  w.shared_expert_gate = at::randn({1, h}, opts) * scale;
+  // As CausalLM::fuse_projections stores them on CUDA.
+  w.experts_gate_up = at::cat({w.experts_gate_proj, w.experts_up_proj}, 1);
+  w.shared_expert.gate_up = at::cat({w.shared_expert.gate_proj, w.shared_expert.up_proj}, 0);
+  w.router_and_gate = at::cat({w.router, w.shared_expert_gate}, 0);
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("Fused kernels: the few-token MoE block (three kernels) equals the plain block", "[fast][cuda][moe]") {
+  if (!cuda_ready()) return;
+  at::manual_seed(15);
+  struct Shape {
+    int64_t h, experts, top_k, width, shared_width;
+  };
+  for (auto t : kTypes) {
+    int64_t compared = 0, total = 0;
+    for (const Shape& s : {Shape{128, 8, 2, 64, 128}, Shape{512, 60, 4, 176, 704}}) {
+      MoeWeights w = random_moe(s.h, s.experts, s.width, s.shared_width, t);
+      at::Tensor norm = at::randn({s.h}, cuda(t));
+      for (int64_t rows : {1, 3, 8}) {
+        for (bool renorm : {false, true}) {
+          INFO("dtype " << type_name(t) << ", experts " << s.experts << " top-" << s.top_k << ", rows " << rows
+                        << ", norm_topk_prob " << renorm);
+          at::Tensor x = at::randn({rows, s.h}, cuda(t)) * 2;
+          REQUIRE(fused_moe_supported(w, x, s.top_k));
+          at::Tensor got = fused_moe_block(w, x, norm, 1e-6, s.top_k, renorm);
+          at::Tensor xn = reference_rms_norm(x, norm, 1e-6);
+          at::Tensor ref = x + moe_forward(w, xn, s.top_k, renorm);
+          if (t == at::kFloat) {
+            CHECK(max_abs_diff(got, ref) < 1e-4);
+            continue;
+          }
+          // In 16-bit types the router logits of the two paths can round apart (one unit in the last place);
+          // compare the rows whose k-th and (k+1)-th logits (float32) are clearly apart.
+          at::Tensor logits = at::linear(xn.to(at::kFloat), w.router.to(at::kFloat));
+          at::Tensor sorted = std::get<0>(logits.sort(-1, /*descending=*/true));
+          at::Tensor gap = (sorted.select(1, s.top_k - 1) - sorted.select(1, s.top_k)).cpu();
+          for (int64_t r = 0; r < rows; ++r) {
+            ++total;
+            if (gap[r].item<double>() < 0.25) continue;
+            ++compared;
+            CHECK(max_abs_diff(got[r], ref[r]) <= 2 * tolerance(t, ref[r]));
+          }
+        }
+      }
+    }
+    if (t != at::kFloat) {
+      INFO("dtype " << type_name(t) << ": " << compared << " of " << total << " rows compared");
+      CHECK(compared * 2 >= total);
+    }
+  }
 }
 
 namespace {

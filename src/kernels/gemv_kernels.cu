@@ -1,0 +1,441 @@
+// Small-batch (decode) linear layers with their neighbours fused in, and the Qwen2-MoE block for a few tokens:
+// see decode_kernels.h (GemvArgs, MoeSmallArgs). The plain ATen twins these are tested against live in
+// src/runtime/fast_decode.cpp (reference_linear, reference_moe_small).
+//
+// Layout of the work: one 512-thread block per SM (more when they fit); each block stages the few input rows
+// in shared memory as float32 (normalised first when an RMSNorm is fused in) and its 16 warps stream whole
+// weight rows with 16-byte loads, several per lane in flight, so the step reads each weight byte once and at
+// close to the memory bandwidth. A warp's partial sums are reduced with shuffles and one lane per token
+// applies the epilogue.
+#include <algorithm>
+#include <mutex>
+#include <type_traits>
+
+#include "kernels/cuda_common.cuh"
+#include "kernels/decode_kernels.h"
+
+namespace lil::kernels {
+
+namespace {
+
+constexpr int kThreads = 512;
+constexpr int kWarps = kThreads / 32;
+constexpr int kMaxExperts = 256;
+constexpr int kMaxTopK = 8;
+
+template <typename T>
+__host__ __device__ constexpr int vec_of() {
+  return static_cast<int>(16 / sizeof(T));
+}
+
+// acc[t] += w . x[t] over one 16-byte vector of weights (V elements at element offset `off` of each row).
+template <typename T, int MAXM>
+__device__ __forceinline__ void fma_vec(const uint4& raw, const float* x, int64_t stride, int m, int64_t off,
+                                        float (&acc)[MAXM]) {
+  constexpr int V = vec_of<T>();
+  float wf[8];
+  unpack(raw, wf, static_cast<T*>(nullptr));
+#pragma unroll
+  for (int t = 0; t < MAXM; ++t) {
+    if (t < m) {
+      const float4* xv = reinterpret_cast<const float4*>(x + t * stride + off);
+      float s = acc[t];
+#pragma unroll
+      for (int q = 0; q < V / 4; ++q) {
+        const float4 f = xv[q];
+        s = fmaf(wf[4 * q], f.x, s);
+        s = fmaf(wf[4 * q + 1], f.y, s);
+        s = fmaf(wf[4 * q + 2], f.z, s);
+        s = fmaf(wf[4 * q + 3], f.w, s);
+      }
+      acc[t] = s;
+    }
+  }
+}
+
+// Each lane's partial dot products of R weight rows (length k) with x[r] (MAXM rows of `stride` floats each,
+// shared memory). U vectors per row and lane are loaded before any is used, so R * U loads are in flight.
+template <typename T, int R, int MAXM, int U>
+__device__ __forceinline__ void rows_dot(const T* const (&w)[R], const float* const (&x)[R], int64_t stride, int m,
+                                         int64_t k, int lane, float (&acc)[R][MAXM]) {
+  constexpr int V = vec_of<T>();
+  const int64_t vecs = k / V;
+  for (int64_t v = lane; v < vecs; v += U * 32) {
+    uint4 raw[R][U];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int64_t idx = v + u * 32;
+        raw[r][u] = idx < vecs ? __ldcs(reinterpret_cast<const uint4*>(w[r]) + idx) : make_uint4(0, 0, 0, 0);
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int64_t idx = v + u * 32;
+        if (idx < vecs) fma_vec<T, MAXM>(raw[r][u], x[r], stride, m, idx * V, acc[r]);
+      }
+    }
+  }
+}
+
+// Copies `count` elements of T (a multiple of the vector width) to shared memory as float32, four 16-byte
+// loads per thread in flight.
+template <typename T>
+__device__ __forceinline__ void stage_flat(const T* src, float* dst, int64_t count) {
+  constexpr int V = vec_of<T>();
+  const int64_t vecs = count / V;
+  const uint4* s = reinterpret_cast<const uint4*>(src);
+  for (int64_t v0 = threadIdx.x; v0 < vecs; v0 += 4 * static_cast<int64_t>(blockDim.x)) {
+    uint4 raw[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int64_t v = v0 + u * static_cast<int64_t>(blockDim.x);
+      raw[u] = v < vecs ? __ldg(s + v) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int64_t v = v0 + u * static_cast<int64_t>(blockDim.x);
+      if (v >= vecs) continue;
+      float f[8];
+      unpack(raw[u], f, static_cast<T*>(nullptr));
+#pragma unroll
+      for (int c = 0; c < V; ++c) dst[v * V + c] = f[c];
+    }
+  }
+}
+
+// Stages x [m, k] into xs (float32). With norm_w, each row becomes Hugging Face's RMSNorm of it times norm_w
+// (w * T(x * rsqrt(mean(x^2) + eps)), rounded to T), which block 0 also writes to norm_out when given.
+template <typename T>
+__device__ void stage_rows(const T* x, const T* norm_w, float eps, T* norm_out, float* xs, int m, int64_t k) {
+  stage_flat<T>(x, xs, m * k);
+  __syncthreads();  // the norm below reads the rows with another thread-to-element mapping
+  if (norm_w == nullptr) return;
+  __shared__ float red[kWarps];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int t = 0; t < m; ++t) {
+    float* row = xs + t * k;
+    float sum = 0.f;
+    for (int64_t i = threadIdx.x; i < k; i += blockDim.x) sum += row[i] * row[i];  // this thread's own staged values
+    sum = warp_sum(sum);
+    if (lane == 0) red[warp] = sum;
+    __syncthreads();
+    float total = 0.f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) total += red[w];
+    __syncthreads();  // red is reused by the next row
+    const float inv = rsqrtf(total / static_cast<float>(k) + eps);
+    for (int64_t i = threadIdx.x; i < k; i += blockDim.x) {
+      const float v = round_to<T>(to_float(norm_w[i]) * round_to<T>(row[i] * inv));
+      row[i] = v;
+      if (norm_out != nullptr && blockIdx.x == 0) norm_out[t * k + i] = from_float<T>(v);
+    }
+  }
+  __syncthreads();
+}
+
+template <typename T, int MAXM, bool SWIGLU, int U>
+__global__ void __launch_bounds__(kThreads, 1) gemv_kernel(GemvArgs a) {
+  extern __shared__ float4 smem_vec[];
+  float* xs = reinterpret_cast<float*>(smem_vec);
+  const int m = static_cast<int>(a.m);
+  stage_rows<T>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
+                static_cast<T*>(a.norm_out), xs, m, a.k);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const T* W = static_cast<const T*>(a.w);
+  const T* bias = static_cast<const T*>(a.bias);
+  const T* res = static_cast<const T*>(a.residual);
+  constexpr int R = SWIGLU ? 2 : 1;
+  const int64_t total_warps = static_cast<int64_t>(gridDim.x) * kWarps;
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + warp; row < a.n; row += total_warps) {
+    const T* rows[R];
+    const float* xr[R];
+    rows[0] = W + row * a.k;
+    xr[0] = xs;
+    if constexpr (SWIGLU) {
+      rows[R - 1] = W + (row + a.n) * a.k;
+      xr[R - 1] = xs;
+    }
+    float acc[R][MAXM];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+#pragma unroll
+      for (int t = 0; t < MAXM; ++t) acc[r][t] = 0.f;
+    }
+    rows_dot<T, R, MAXM, U>(rows, xr, a.k, m, a.k, lane, acc);
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+#pragma unroll
+      for (int t = 0; t < MAXM; ++t) acc[r][t] = warp_sum(acc[r][t]);
+    }
+#pragma unroll
+    for (int t = 0; t < MAXM; ++t) {
+      if (t >= m || lane != t) continue;
+      float y;
+      if constexpr (SWIGLU) {
+        const float g = round_to<T>(acc[0][t]), u = round_to<T>(acc[R - 1][t]);
+        y = round_to<T>(g / (1.f + expf(-g))) * u;
+      } else {
+        y = acc[0][t];
+        if (bias != nullptr) y += to_float(bias[row]);
+        if (res != nullptr) y = to_float(res[t * a.n + row]) + round_to<T>(y);
+      }
+      const int64_t idx = t * a.n + row;
+      if (a.out_float) static_cast<float*>(a.out)[idx] = round_to<T>(y);
+      else static_cast<T*>(a.out)[idx] = from_float<T>(y);
+    }
+  }
+}
+
+// ---- Qwen2-MoE for a few tokens ----
+
+// Softmax over the router logits of token t, top-k, optional renormalisation, weights rounded to T; the
+// selection sorted by expert id. One warp; lane 0 writes.
+template <typename T>
+__device__ void route_token(const MoeSmallArgs& a, int t, int32_t* sel_e, float* sel_w, bool write_global) {
+  const int lane = threadIdx.x % 32;
+  const int64_t E = a.experts;
+  const T* logits = static_cast<const T*>(a.logits) + t * (E + 1);
+  constexpr int kPer = kMaxExperts / 32;
+  float p[kPer];
+  float big = -INFINITY;
+#pragma unroll
+  for (int i = 0; i < kPer; ++i) {
+    const int64_t e = lane + 32 * i;
+    p[i] = e < E ? to_float(logits[e]) : -INFINITY;
+    big = fmaxf(big, p[i]);
+  }
+  for (int offset = 16; offset > 0; offset >>= 1) big = fmaxf(big, __shfl_xor_sync(0xffffffffu, big, offset));
+  float sum = 0.f;
+#pragma unroll
+  for (int i = 0; i < kPer; ++i) {
+    p[i] = p[i] == -INFINITY ? 0.f : expf(p[i] - big);
+    sum += p[i];
+  }
+  sum = warp_sum(sum);
+  int32_t ids[kMaxTopK];
+  float ws[kMaxTopK];
+  float picked = 0.f;
+  for (int j = 0; j < a.top_k; ++j) {
+    // arg max of the remaining probabilities (lowest expert id on ties), then remove it.
+    float best = -1.f;
+    int best_e = 1 << 30;
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int e = lane + 32 * i;
+      const float v = e < E ? p[i] / sum : -1.f;
+      if (v > best || (v == best && e < best_e)) {
+        best = v;
+        best_e = e;
+      }
+    }
+    for (int offset = 16; offset > 0; offset >>= 1) {
+      const float ov = __shfl_xor_sync(0xffffffffu, best, offset);
+      const int oe = __shfl_xor_sync(0xffffffffu, best_e, offset);
+      if (ov > best || (ov == best && oe < best_e)) {
+        best = ov;
+        best_e = oe;
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      if (lane + 32 * i == best_e) p[i] = -2.f * sum;  // below every probability from now on
+    }
+    ids[j] = best_e;
+    ws[j] = best;
+    picked += best;
+  }
+  if (lane != 0) return;
+  for (int j = 0; j < a.top_k; ++j) ws[j] = round_to<T>(a.norm_topk_prob ? ws[j] / picked : ws[j]);
+  for (int j = 1; j < a.top_k; ++j) {  // insertion sort by expert id
+    for (int i = j; i > 0 && ids[i] < ids[i - 1]; --i) {
+      const int32_t te = ids[i];
+      ids[i] = ids[i - 1];
+      ids[i - 1] = te;
+      const float tw = ws[i];
+      ws[i] = ws[i - 1];
+      ws[i - 1] = tw;
+    }
+  }
+  for (int j = 0; j < a.top_k; ++j) {
+    sel_e[t * a.top_k + j] = ids[j];
+    sel_w[t * a.top_k + j] = ws[j];
+    if (write_global) {
+      a.sel_experts[t * a.top_k + j] = ids[j];
+      a.sel_weights[t * a.top_k + j] = ws[j];
+    }
+  }
+}
+
+template <typename T, int U>
+__global__ void __launch_bounds__(kThreads, 1) moe_up_kernel(MoeSmallArgs a) {
+  extern __shared__ float4 smem_vec[];
+  float* xs = reinterpret_cast<float*>(smem_vec);
+  __shared__ int32_t sel_e[kGemvMaxRows * kMaxTopK];
+  __shared__ float sel_w[kGemvMaxRows * kMaxTopK];
+  const int m = static_cast<int>(a.m);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (warp < m) route_token<T>(a, warp, sel_e, sel_w, blockIdx.x == 0);
+  stage_rows<T>(static_cast<const T*>(a.xn), nullptr, 0.f, nullptr, xs, m, a.k);  // ends with a barrier
+  const int64_t I = a.inter, S = a.shared_inter, K = a.k;
+  const int64_t per_token = a.top_k * I + S;
+  const T* egu = static_cast<const T*>(a.experts_gate_up);
+  const T* sgu = static_cast<const T*>(a.shared_gate_up);
+  const int64_t total_warps = static_cast<int64_t>(gridDim.x) * kWarps;
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + warp; row < m * per_token; row += total_warps) {
+    const int64_t t = row / per_token, rem = row % per_token;
+    const T* rows[2];
+    T* dst;
+    if (rem < a.top_k * I) {
+      const int64_t j = rem / I, i = rem % I, e = sel_e[t * a.top_k + j];
+      rows[0] = egu + (e * 2 * I + i) * K;
+      rows[1] = rows[0] + I * K;
+      dst = static_cast<T*>(a.h_routed) + (t * a.top_k + j) * I + i;
+    } else {
+      const int64_t i = rem - a.top_k * I;
+      rows[0] = sgu + i * K;
+      rows[1] = sgu + (S + i) * K;
+      dst = static_cast<T*>(a.h_shared) + t * S + i;
+    }
+    const float* xr[2] = {xs + t * K, xs + t * K};
+    float acc[2][1] = {{0.f}, {0.f}};
+    rows_dot<T, 2, 1, U>(rows, xr, K, 1, K, lane, acc);
+    const float g = round_to<T>(warp_sum(acc[0][0])), u = round_to<T>(warp_sum(acc[1][0]));
+    if (lane == 0) *dst = from_float<T>(round_to<T>(g / (1.f + expf(-g))) * u);
+  }
+}
+
+template <typename T, int U>
+__device__ __forceinline__ float warp_dot(const T* w, const float* x, int64_t k, int lane) {
+  const T* rows[1] = {w};
+  const float* xr[1] = {x};
+  float acc[1][1] = {{0.f}};
+  rows_dot<T, 1, 1, U>(rows, xr, k, 1, k, lane, acc);
+  return warp_sum(acc[0][0]);
+}
+
+template <typename T, int U>
+__global__ void __launch_bounds__(kThreads, 1) moe_down_kernel(MoeSmallArgs a) {
+  extern __shared__ float4 smem_vec[];
+  float* hs = reinterpret_cast<float*>(smem_vec);  // [m, top_k, I] then [m, S]
+  const int m = static_cast<int>(a.m);
+  const int64_t I = a.inter, S = a.shared_inter, K = a.k, E = a.experts;
+  stage_flat<T>(static_cast<const T*>(a.h_routed), hs, m * a.top_k * I);
+  float* hsh = hs + m * a.top_k * I;
+  stage_flat<T>(static_cast<const T*>(a.h_shared), hsh, m * S);
+  __syncthreads();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const T* ed = static_cast<const T*>(a.experts_down);
+  const T* sd = static_cast<const T*>(a.shared_down);
+  const T* logits = static_cast<const T*>(a.logits);
+  const T* res = static_cast<const T*>(a.residual);
+  const int64_t total_warps = static_cast<int64_t>(gridDim.x) * kWarps;
+  for (int64_t n = static_cast<int64_t>(blockIdx.x) * kWarps + warp; n < K; n += total_warps) {
+    for (int t = 0; t < m; ++t) {
+      float routed = 0.f;
+      for (int64_t j = 0; j < a.top_k; ++j) {
+        const int64_t e = a.sel_experts[t * a.top_k + j];
+        const float d = round_to<T>(warp_dot<T, U>(ed + (e * K + n) * I, hs + (t * a.top_k + j) * I, I, lane));
+        routed = round_to<T>(routed + round_to<T>(d * a.sel_weights[t * a.top_k + j]));
+      }
+      const float shared = round_to<T>(warp_dot<T, U>(sd + n * S, hsh + t * S, S, lane));
+      const float gate = round_to<T>(1.f / (1.f + expf(-to_float(logits[t * (E + 1) + E]))));
+      const float y = round_to<T>(routed + round_to<T>(gate * shared));
+      if (lane == 0) static_cast<T*>(a.out)[t * K + n] = from_float<T>(to_float(res[t * K + n]) + y);
+    }
+  }
+}
+
+// ---- launch helpers ----
+
+int64_t max_dynamic_smem() {
+  static std::mutex mu;
+  static int cached_device = -1;
+  static int64_t cached = 0;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return 0;
+  std::lock_guard<std::mutex> lock(mu);
+  if (device != cached_device) {
+    int optin = 0;
+    cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    cached = optin - 4096;  // room for the kernels' static shared memory
+    cached_device = device;
+  }
+  return cached;
+}
+
+// Blocks to launch for `rows` warp tasks: as many as fit on the GPU at once, and no more than there are tasks.
+template <typename Kernel>
+unsigned grid_for(Kernel kernel, int64_t smem, int64_t rows) {
+  int device = 0, sms = 1, per_sm = 1;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (smem > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, static_cast<size_t>(smem));
+  const int64_t fit = static_cast<int64_t>(sms) * std::max(1, per_sm);
+  const int64_t needed = (rows + kWarps - 1) / kWarps;
+  return static_cast<unsigned>(std::max<int64_t>(1, std::min(fit, needed)));
+}
+
+int64_t elem_size(int dtype) { return dtype == kF32 ? 4 : 2; }
+
+}  // namespace
+
+bool gemv_supported(int dtype, int64_t m, int64_t k) {
+  const int64_t vec = 16 / elem_size(dtype);
+  return m >= 1 && m <= kGemvMaxRows && k > 0 && k % vec == 0 && m * k * 4 <= max_dynamic_smem();
+}
+
+void gemv(int dtype, const GemvArgs& args, void* stream) {
+  const int64_t smem = args.m * args.k * 4;
+  dispatch(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto launch = [&](auto kernel) {
+      const unsigned grid = grid_for(kernel, smem, args.n);
+      kernel<<<grid, kThreads, static_cast<size_t>(smem), as_stream(stream)>>>(args);
+    };
+    auto by_rows = [&](auto swiglu_tag) {
+      constexpr bool SW = decltype(swiglu_tag)::value;
+      if (args.m <= 1) launch(gemv_kernel<T, 1, SW, SW ? 4 : 8>);
+      else if (args.m <= 2) launch(gemv_kernel<T, 2, SW, SW ? 4 : 8>);
+      else if (args.m <= 4) launch(gemv_kernel<T, 4, SW, SW ? 2 : 4>);
+      else launch(gemv_kernel<T, 8, SW, SW ? 2 : 4>);
+    };
+    if (args.swiglu) by_rows(std::true_type());
+    else by_rows(std::false_type());
+  });
+}
+
+bool moe_small_supported(int dtype, int64_t m, int64_t k, int64_t experts, int64_t top_k, int64_t inter,
+                         int64_t shared_inter) {
+  const int64_t vec = 16 / elem_size(dtype);
+  const int64_t limit = max_dynamic_smem();
+  return m >= 1 && m <= kGemvMaxRows && experts >= 1 && experts <= kMaxExperts && top_k >= 1 && top_k <= kMaxTopK &&
+         top_k <= experts && k % vec == 0 && inter % vec == 0 && shared_inter > 0 && shared_inter % vec == 0 &&
+         m * k * 4 <= limit && m * (top_k * inter + shared_inter) * 4 <= limit;
+}
+
+void moe_small_up(int dtype, const MoeSmallArgs& args, void* stream) {
+  const int64_t smem = args.m * args.k * 4;
+  dispatch(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto kernel = moe_up_kernel<T, 4>;
+    const unsigned grid = grid_for(kernel, smem, args.m * (args.top_k * args.inter + args.shared_inter));
+    kernel<<<grid, kThreads, static_cast<size_t>(smem), as_stream(stream)>>>(args);
+  });
+}
+
+void moe_small_down(int dtype, const MoeSmallArgs& args, void* stream) {
+  const int64_t smem = args.m * (args.top_k * args.inter + args.shared_inter) * 4;
+  dispatch(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto kernel = moe_down_kernel<T, 8>;
+    const unsigned grid = grid_for(kernel, smem, args.k);
+    kernel<<<grid, kThreads, static_cast<size_t>(smem), as_stream(stream)>>>(args);
+  });
+}
+
+}  // namespace lil::kernels
