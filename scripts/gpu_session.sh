@@ -9,6 +9,7 @@
 # (default: deps build test bench). Logs stream into $OUT as they are written.
 #   bench:      the GPU issue's targets at 1k context (batch 1 and 32, three shapes, lil graph mode and the
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
+#   bench-pdl:  batch 1 at 1k on the three shapes with programmatic dependent launch off (LIL_PDL=0), then on.
 #   bench-long: 32k context, batch 8, every policy at budgets 256 / 1024 against full; controller overhead.
 #   bench-policies: the policies issue's grid: one decode step of a Llama-8B-shaped bf16 model at contexts
 #               1k / 8k / 32k, every policy at budgets 128..1024, relative to full (one lil bench process).
@@ -125,7 +126,7 @@ commit=$(cut -d' ' -f1 .carry/head.commit 2>/dev/null || git rev-parse --short H
 results="$out/${gpu:-gpu}-${day}.jsonl"
 lil_bench() {  # one lil bench run, its JSON line tagged with the engine and commit
   timeout 240 ./build-gpu/lil bench --random-weights --device cuda --json "$@" 2>>"$out/bench.err" | grep '^{' |
-    sed "s/^{/{\"engine\":\"lil\",\"commit\":\"$commit\",/" | tee -a "$results"
+    sed "s/^{/{\"engine\":\"lil\",\"commit\":\"$commit\",${LIL_BENCH_TAG:+$LIL_BENCH_TAG,}/" | tee -a "$results"
 }
 hf_bench() {
   timeout 300 python3 scripts/hf_baseline.py --json "$@" 2>>"$out/bench.err" | grep '^{' | tee -a "$results"
@@ -151,6 +152,17 @@ if has bench-quick; then  # lil alone on the headline shapes (the HF figures do 
     # shellcheck disable=SC2086
     lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy $policy
   done
+fi
+
+if has bench-pdl; then  # programmatic dependent launch off vs on, batch 1, the three headline shapes
+  log "PDL A/B -> $results"
+  for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do
+    LIL_PDL=0 LIL_BENCH_TAG='"pdl":false' lil_bench --shape "$shape" --context 1024 --batch 1 --new-tokens 64 >/dev/null
+    LIL_BENCH_TAG='"pdl":true' lil_bench --shape "$shape" --context 1024 --batch 1 --new-tokens 64 >/dev/null
+  done
+  grep -h '"shape"' "$results" | python3 -c 'import sys,json
+for l in sys.stdin:
+  d=json.loads(l); print(d.get("shape"), d.get("batch"), d.get("context"), d.get("policy"), d.get("budget"), "pdl", d.get("pdl"), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.2f floor" % d["tbt_over_floor"])'
 fi
 
 if has bench-long; then

@@ -17,6 +17,8 @@ namespace {
 template <typename T>
 __global__ void rms_norm_kernel(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ out, int64_t hidden,
                                 float eps) {
+  pdl_trigger();
+  pdl_wait();
   const int64_t row = blockIdx.x;
   const T* xr = x + row * hidden;
   T* yr = out + row * hidden;
@@ -47,6 +49,8 @@ __global__ void rms_norm_kernel(const T* __restrict__ x, const T* __restrict__ w
 // ---------------------------------------------------------------------------------------------------------
 template <typename T>
 __global__ void rope_append_kernel(RopeAppendArgs a) {
+  pdl_trigger();
+  pdl_wait();
   const int64_t b = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
   const int64_t d = a.head_dim, half = d / 2;
   const int64_t hq = a.n_q_heads, hkv = a.n_kv_heads;
@@ -93,6 +97,8 @@ constexpr int kAttnUnroll = 4;
 
 template <typename T, int D, int kMaxGroup>
 __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(DecodeAttentionArgs a) {
+  pdl_trigger();
+  pdl_wait();
   constexpr int kPerLane = D / 32;
   const int64_t split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -200,6 +206,8 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
 
 template <typename T, int D>
 __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
+  pdl_trigger();
+  pdl_wait();
   const int64_t bh = blockIdx.x;
   const int d = threadIdx.x;
   const float* part = a.partial + bh * a.splits * (D + 2);
@@ -219,6 +227,8 @@ __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
 // ---------------------------------------------------------------------------------------------------------
 template <typename T>
 __global__ void silu_mul_kernel(const T* __restrict__ gate_up, T* __restrict__ out, int64_t rows, int64_t width) {
+  pdl_trigger();
+  pdl_wait();
   const int64_t total = rows * width;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -237,6 +247,8 @@ constexpr int kGemvTokens = 8;
 
 template <typename T>
 __global__ void __launch_bounds__(kGemvWarps * 32) grouped_gemv_kernel(GroupedGemvArgs a) {
+  pdl_trigger();
+  pdl_wait();
   constexpr int kVec = 16 / sizeof(T);
   const int64_t e = blockIdx.y;
   const int64_t begin = a.offsets[e], end = a.offsets[e + 1];
@@ -286,8 +298,8 @@ void rms_norm(int dtype, const void* x, const void* w, void* out, int64_t rows, 
   const int threads = hidden >= 4096 ? 1024 : hidden >= 1024 ? 512 : 256;
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    rms_norm_kernel<T><<<static_cast<unsigned>(rows), threads, 0, as_stream(stream)>>>(
-        static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(out), hidden, eps);
+    launch_dependent(rms_norm_kernel<T>, dim3(static_cast<unsigned>(rows)), dim3(threads), 0, as_stream(stream),
+                     static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(out), hidden, eps);
   });
 }
 
@@ -295,7 +307,8 @@ void rope_append(int dtype, const RopeAppendArgs& args, void* stream) {
   const dim3 grid(static_cast<unsigned>(args.batch), static_cast<unsigned>(args.n_q_heads + args.n_kv_heads));
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    rope_append_kernel<T><<<grid, static_cast<unsigned>(args.head_dim / 2), 0, as_stream(stream)>>>(args);
+    launch_dependent(rope_append_kernel<T>, grid, dim3(static_cast<unsigned>(args.head_dim / 2)), 0, as_stream(stream),
+                     args);
   });
 }
 
@@ -313,11 +326,11 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
     using T = std::remove_pointer_t<decltype(tag)>;
     auto split = [&](auto dim_tag) {
       constexpr int D = decltype(dim_tag)::value;
-      if (group <= 1) attention_split_kernel<T, D, 1><<<grid, kAttnWarps * 32, 0, s>>>(args);
-      else if (group <= 2) attention_split_kernel<T, D, 2><<<grid, kAttnWarps * 32, 0, s>>>(args);
-      else if (group <= 4) attention_split_kernel<T, D, 4><<<grid, kAttnWarps * 32, 0, s>>>(args);
-      else attention_split_kernel<T, D, 8><<<grid, kAttnWarps * 32, 0, s>>>(args);
-      attention_combine_kernel<T, D><<<combine_blocks, D, 0, s>>>(args);
+      if (group <= 1) launch_dependent(attention_split_kernel<T, D, 1>, grid, dim3(kAttnWarps * 32), 0, s, args);
+      else if (group <= 2) launch_dependent(attention_split_kernel<T, D, 2>, grid, dim3(kAttnWarps * 32), 0, s, args);
+      else if (group <= 4) launch_dependent(attention_split_kernel<T, D, 4>, grid, dim3(kAttnWarps * 32), 0, s, args);
+      else launch_dependent(attention_split_kernel<T, D, 8>, grid, dim3(kAttnWarps * 32), 0, s, args);
+      launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D), 0, s, args);
     };
     if (args.head_dim == 64) split(std::integral_constant<int, 64>());
     else split(std::integral_constant<int, 128>());
@@ -329,7 +342,8 @@ void silu_mul(int dtype, const void* gate_up, void* out, int64_t rows, int64_t w
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 4096));
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    silu_mul_kernel<T><<<blocks, 256, 0, as_stream(stream)>>>(static_cast<const T*>(gate_up), static_cast<T*>(out),
+    launch_dependent(silu_mul_kernel<T>, dim3(blocks), dim3(256), 0, as_stream(stream), static_cast<const T*>(gate_up),
+                     static_cast<T*>(out),
                                                              rows, width);
   });
 }
@@ -339,7 +353,7 @@ void grouped_gemv(int dtype, const GroupedGemvArgs& args, void* stream) {
                   static_cast<unsigned>(args.experts));
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    grouped_gemv_kernel<T><<<grid, kGemvWarps * 32, 0, as_stream(stream)>>>(args);
+    launch_dependent(grouped_gemv_kernel<T>, grid, dim3(kGemvWarps * 32), 0, as_stream(stream), args);
   });
 }
 

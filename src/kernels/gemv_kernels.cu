@@ -2,11 +2,12 @@
 // see decode_kernels.h (GemvArgs, MoeSmallArgs). The plain ATen twins these are tested against live in
 // src/runtime/fast_decode.cpp (reference_linear, reference_moe_small).
 //
-// Layout of the work: one 512-thread block per SM (more when they fit); each block stages the few input rows
-// in shared memory as float32 (normalised first when an RMSNorm is fused in) and its 16 warps stream whole
-// weight rows with 16-byte loads, several per lane in flight, so the step reads each weight byte once and at
-// close to the memory bandwidth. A warp's partial sums are reduced with shuffles and one lane per token
-// applies the epilogue.
+// Layout of the work: two 256-thread blocks per SM; each block stages the few input rows in shared memory as
+// float32 (normalised first when an RMSNorm is fused in) and its warps stream whole weight rows with 16-byte
+// loads, several per lane in flight, so the step reads each weight byte once and at close to the memory
+// bandwidth. A warp's partial sums are reduced with shuffles and one lane per token applies the epilogue.
+// Kernels are launched as programmatic dependents (cuda_common.cuh): while the previous kernel finishes, a
+// block that already fits prefetches its warps' first weight rows into L2, then waits for its inputs.
 #include <algorithm>
 #include <mutex>
 #include <type_traits>
@@ -18,7 +19,8 @@ namespace lil::kernels {
 
 namespace {
 
-constexpr int kThreads = 512;
+constexpr int kThreads = 256;
+constexpr int kBlocksPerSm = 2;  // 16 warps per SM streaming; room left for the next kernel's blocks (PDL)
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxExperts = 256;
 constexpr int kMaxTopK = 8;
@@ -138,14 +140,23 @@ __device__ void stage_rows(const T* x, const T* norm_w, float eps, T* norm_out, 
 }
 
 template <typename T, int MAXM, bool SWIGLU, int U>
-__global__ void __launch_bounds__(kThreads, 1) gemv_kernel(GemvArgs a) {
+__global__ void __launch_bounds__(kThreads, kBlocksPerSm) gemv_kernel(GemvArgs a) {
   extern __shared__ float4 smem_vec[];
   float* xs = reinterpret_cast<float*>(smem_vec);
   const int m = static_cast<int>(a.m);
-  stage_rows<T>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
-                static_cast<T*>(a.norm_out), xs, m, a.k);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const T* W = static_cast<const T*>(a.w);
+  pdl_trigger();
+  {
+    const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
+    if (first < a.n) {
+      prefetch_l2(W + first * a.k, a.k * static_cast<int64_t>(sizeof(T)), lane);
+      if constexpr (SWIGLU) prefetch_l2(W + (first + a.n) * a.k, a.k * static_cast<int64_t>(sizeof(T)), lane);
+    }
+  }
+  pdl_wait();
+  stage_rows<T>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
+                static_cast<T*>(a.norm_out), xs, m, a.k);
   const T* bias = static_cast<const T*>(a.bias);
   const T* res = static_cast<const T*>(a.residual);
   constexpr int R = SWIGLU ? 2 : 1;
@@ -271,13 +282,15 @@ __device__ void route_token(const MoeSmallArgs& a, int t, int32_t* sel_e, float*
 }
 
 template <typename T, int U>
-__global__ void __launch_bounds__(kThreads, 1) moe_up_kernel(MoeSmallArgs a) {
+__global__ void __launch_bounds__(kThreads, kBlocksPerSm) moe_up_kernel(MoeSmallArgs a) {
   extern __shared__ float4 smem_vec[];
   float* xs = reinterpret_cast<float*>(smem_vec);
   __shared__ int32_t sel_e[kGemvMaxRows * kMaxTopK];
   __shared__ float sel_w[kGemvMaxRows * kMaxTopK];
   const int m = static_cast<int>(a.m);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  pdl_trigger();
+  pdl_wait();
   if (warp < m) route_token<T>(a, warp, sel_e, sel_w, blockIdx.x == 0);
   stage_rows<T>(static_cast<const T*>(a.xn), nullptr, 0.f, nullptr, xs, m, a.k);  // ends with a barrier
   const int64_t I = a.inter, S = a.shared_inter, K = a.k;
@@ -318,11 +331,19 @@ __device__ __forceinline__ float warp_dot(const T* w, const float* x, int64_t k,
 }
 
 template <typename T, int U>
-__global__ void __launch_bounds__(kThreads, 1) moe_down_kernel(MoeSmallArgs a) {
+__global__ void __launch_bounds__(kThreads, kBlocksPerSm) moe_down_kernel(MoeSmallArgs a) {
   extern __shared__ float4 smem_vec[];
   float* hs = reinterpret_cast<float*>(smem_vec);  // [m, top_k, I] then [m, S]
   const int m = static_cast<int>(a.m);
   const int64_t I = a.inter, S = a.shared_inter, K = a.k, E = a.experts;
+  pdl_trigger();
+  {
+    const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+    if (first < K) {
+      prefetch_l2(static_cast<const T*>(a.shared_down) + first * S, S * static_cast<int64_t>(sizeof(T)), threadIdx.x % 32);
+    }
+  }
+  pdl_wait();
   stage_flat<T>(static_cast<const T*>(a.h_routed), hs, m * a.top_k * I);
   float* hsh = hs + m * a.top_k * I;
   stage_flat<T>(static_cast<const T*>(a.h_shared), hsh, m * S);
@@ -373,9 +394,10 @@ unsigned grid_for(Kernel kernel, int64_t smem, int64_t rows) {
   int device = 0, sms = 1, per_sm = 1;
   cudaGetDevice(&device);
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  if (smem > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  // The kernels' static shared memory counts against the same limit: set the dynamic part's always.
+  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, static_cast<size_t>(smem));
-  const int64_t fit = static_cast<int64_t>(sms) * std::max(1, per_sm);
+  const int64_t fit = static_cast<int64_t>(sms) * std::min(kBlocksPerSm, std::max(1, per_sm));
   const int64_t needed = (rows + kWarps - 1) / kWarps;
   return static_cast<unsigned>(std::max<int64_t>(1, std::min(fit, needed)));
 }
@@ -395,7 +417,7 @@ void gemv(int dtype, const GemvArgs& args, void* stream) {
     using T = std::remove_pointer_t<decltype(tag)>;
     auto launch = [&](auto kernel) {
       const unsigned grid = grid_for(kernel, smem, args.n);
-      kernel<<<grid, kThreads, static_cast<size_t>(smem), as_stream(stream)>>>(args);
+      launch_dependent(kernel, dim3(grid), dim3(kThreads), static_cast<size_t>(smem), as_stream(stream), args);
     };
     auto by_rows = [&](auto swiglu_tag) {
       constexpr bool SW = decltype(swiglu_tag)::value;
@@ -424,7 +446,7 @@ void moe_small_up(int dtype, const MoeSmallArgs& args, void* stream) {
     using T = std::remove_pointer_t<decltype(tag)>;
     auto kernel = moe_up_kernel<T, 4>;
     const unsigned grid = grid_for(kernel, smem, args.m * (args.top_k * args.inter + args.shared_inter));
-    kernel<<<grid, kThreads, static_cast<size_t>(smem), as_stream(stream)>>>(args);
+    launch_dependent(kernel, dim3(grid), dim3(kThreads), static_cast<size_t>(smem), as_stream(stream), args);
   });
 }
 
@@ -434,7 +456,7 @@ void moe_small_down(int dtype, const MoeSmallArgs& args, void* stream) {
     using T = std::remove_pointer_t<decltype(tag)>;
     auto kernel = moe_down_kernel<T, 8>;
     const unsigned grid = grid_for(kernel, smem, args.k);
-    kernel<<<grid, kThreads, static_cast<size_t>(smem), as_stream(stream)>>>(args);
+    launch_dependent(kernel, dim3(grid), dim3(kThreads), static_cast<size_t>(smem), as_stream(stream), args);
   });
 }
 
