@@ -9,7 +9,8 @@
 # (default: deps build test bench). Logs stream into $OUT as they are written.
 #   bench:      the GPU issue's targets at 1k context (batch 1 and 32, three shapes, lil graph mode and the
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
-#   bench-pdl:  batch 1 at 1k on the three shapes with programmatic dependent launch off (LIL_PDL=0), then on.
+#   bench-pdl:  batch 1 at 1k on the three shapes with programmatic dependent launch off (LIL_PDL=0), then on,
+#               for each GEMV grid of LIL_AB_BLOCKS (blocks per SM, default "4").
 #   bench-long: 32k context, batch 8, every policy at budgets 256 / 1024 against full; controller overhead.
 #   bench-policies: the policies issue's grid: one decode step of a Llama-8B-shaped bf16 model at contexts
 #               1k / 8k / 32k, every policy at budgets 128..1024, relative to full (one lil bench process).
@@ -157,12 +158,16 @@ fi
 if has bench-pdl; then  # programmatic dependent launch off vs on, batch 1, the three headline shapes
   log "PDL A/B -> $results"
   for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do
-    LIL_PDL=0 LIL_BENCH_TAG='"pdl":false' lil_bench --shape "$shape" --context 1024 --batch 1 --new-tokens 64 >/dev/null
-    LIL_BENCH_TAG='"pdl":true' lil_bench --shape "$shape" --context 1024 --batch 1 --new-tokens 64 >/dev/null
+    for blocks in ${LIL_AB_BLOCKS:-4}; do
+      for pdl in 0 1; do
+        LIL_PDL=$pdl LIL_GEMV_BLOCKS_PER_SM=$blocks LIL_BENCH_TAG="\"pdl\":$pdl,\"gemv_blocks_per_sm\":$blocks" \
+          lil_bench --shape "$shape" --context 1024 --batch 1 --new-tokens 64 >/dev/null
+      done
+    done
   done
   grep -h '"shape"' "$results" | python3 -c 'import sys,json
 for l in sys.stdin:
-  d=json.loads(l); print(d.get("shape"), d.get("batch"), d.get("context"), d.get("policy"), d.get("budget"), "pdl", d.get("pdl"), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.2f floor" % d["tbt_over_floor"])'
+  d=json.loads(l); print(d.get("shape"), d.get("batch"), d.get("context"), d.get("policy"), d.get("budget"), "pdl", d.get("pdl"), "blocks", d.get("gemv_blocks_per_sm"), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.2f floor" % d["tbt_over_floor"])'
 fi
 
 if has bench-long; then

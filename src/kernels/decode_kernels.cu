@@ -17,8 +17,8 @@ namespace {
 template <typename T>
 __global__ void rms_norm_kernel(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ out, int64_t hidden,
                                 float eps) {
-  pdl_trigger();
   pdl_wait();
+  pdl_trigger();
   const int64_t row = blockIdx.x;
   const T* xr = x + row * hidden;
   T* yr = out + row * hidden;
@@ -49,8 +49,8 @@ __global__ void rms_norm_kernel(const T* __restrict__ x, const T* __restrict__ w
 // ---------------------------------------------------------------------------------------------------------
 template <typename T>
 __global__ void rope_append_kernel(RopeAppendArgs a) {
-  pdl_trigger();
   pdl_wait();
+  pdl_trigger();
   const int64_t b = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
   const int64_t d = a.head_dim, half = d / 2;
   const int64_t hq = a.n_q_heads, hkv = a.n_kv_heads;
@@ -97,8 +97,8 @@ constexpr int kAttnUnroll = 4;
 
 template <typename T, int D, int kMaxGroup>
 __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(DecodeAttentionArgs a) {
-  pdl_trigger();
   pdl_wait();
+  pdl_trigger();
   constexpr int kPerLane = D / 32;
   const int64_t split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -206,8 +206,8 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
 
 template <typename T, int D>
 __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
-  pdl_trigger();
   pdl_wait();
+  pdl_trigger();
   const int64_t bh = blockIdx.x;
   const int d = threadIdx.x;
   const float* part = a.partial + bh * a.splits * (D + 2);
@@ -227,8 +227,8 @@ __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
 // ---------------------------------------------------------------------------------------------------------
 template <typename T>
 __global__ void silu_mul_kernel(const T* __restrict__ gate_up, T* __restrict__ out, int64_t rows, int64_t width) {
-  pdl_trigger();
   pdl_wait();
+  pdl_trigger();
   const int64_t total = rows * width;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -247,8 +247,8 @@ constexpr int kGemvTokens = 8;
 
 template <typename T>
 __global__ void __launch_bounds__(kGemvWarps * 32) grouped_gemv_kernel(GroupedGemvArgs a) {
-  pdl_trigger();
   pdl_wait();
+  pdl_trigger();
   constexpr int kVec = 16 / sizeof(T);
   const int64_t e = blockIdx.y;
   const int64_t begin = a.offsets[e], end = a.offsets[e + 1];

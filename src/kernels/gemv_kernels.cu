@@ -2,13 +2,14 @@
 // see decode_kernels.h (GemvArgs, MoeSmallArgs). The plain ATen twins these are tested against live in
 // src/runtime/fast_decode.cpp (reference_linear, reference_moe_small).
 //
-// Layout of the work: two 256-thread blocks per SM; each block stages the few input rows in shared memory as
+// Layout of the work: up to four 256-thread blocks per SM; each block stages the few input rows in shared memory as
 // float32 (normalised first when an RMSNorm is fused in) and its warps stream whole weight rows with 16-byte
 // loads, several per lane in flight, so the step reads each weight byte once and at close to the memory
 // bandwidth. A warp's partial sums are reduced with shuffles and one lane per token applies the epilogue.
-// Kernels are launched as programmatic dependents (cuda_common.cuh): while the previous kernel finishes, a
-// block that already fits prefetches its warps' first weight rows into L2, then waits for its inputs.
+// Kernels are launched as programmatic dependents (cuda_common.cuh): a block that gets onto an SM while the
+// previous kernel finishes prefetches its warps' first weight rows into L2, then waits for its inputs.
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 #include <type_traits>
 
@@ -20,7 +21,17 @@ namespace lil::kernels {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kBlocksPerSm = 2;  // 16 warps per SM streaming; room left for the next kernel's blocks (PDL)
+// Up to four blocks (32 warps) per SM stream weights: enough 16-byte loads in flight to cover the memory
+// latency at full bandwidth. LIL_GEMV_BLOCKS_PER_SM=1..4 launches fewer (for measurements).
+constexpr int kBlocksPerSm = 4;
+int blocks_per_sm() {
+  static const int n = [] {
+    const char* env = std::getenv("LIL_GEMV_BLOCKS_PER_SM");
+    const int v = env != nullptr ? std::atoi(env) : kBlocksPerSm;
+    return v >= 1 && v <= kBlocksPerSm ? v : kBlocksPerSm;
+  }();
+  return n;
+}
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxExperts = 256;
 constexpr int kMaxTopK = 8;
@@ -146,7 +157,6 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) gemv_kernel(GemvArgs a
   const int m = static_cast<int>(a.m);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const T* W = static_cast<const T*>(a.w);
-  pdl_trigger();
   {
     const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
     if (first < a.n) {
@@ -157,6 +167,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) gemv_kernel(GemvArgs a
   pdl_wait();
   stage_rows<T>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
                 static_cast<T*>(a.norm_out), xs, m, a.k);
+  pdl_trigger();  // only now: one kernel ahead at most, so prefetches do not run far ahead of use
   const T* bias = static_cast<const T*>(a.bias);
   const T* res = static_cast<const T*>(a.residual);
   constexpr int R = SWIGLU ? 2 : 1;
@@ -289,8 +300,8 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) moe_up_kernel(MoeSmall
   __shared__ float sel_w[kGemvMaxRows * kMaxTopK];
   const int m = static_cast<int>(a.m);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  pdl_trigger();
   pdl_wait();
+  pdl_trigger();
   if (warp < m) route_token<T>(a, warp, sel_e, sel_w, blockIdx.x == 0);
   stage_rows<T>(static_cast<const T*>(a.xn), nullptr, 0.f, nullptr, xs, m, a.k);  // ends with a barrier
   const int64_t I = a.inter, S = a.shared_inter, K = a.k;
@@ -336,7 +347,6 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) moe_down_kernel(MoeSma
   float* hs = reinterpret_cast<float*>(smem_vec);  // [m, top_k, I] then [m, S]
   const int m = static_cast<int>(a.m);
   const int64_t I = a.inter, S = a.shared_inter, K = a.k, E = a.experts;
-  pdl_trigger();
   {
     const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
     if (first < K) {
@@ -344,6 +354,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) moe_down_kernel(MoeSma
     }
   }
   pdl_wait();
+  pdl_trigger();
   stage_flat<T>(static_cast<const T*>(a.h_routed), hs, m * a.top_k * I);
   float* hsh = hs + m * a.top_k * I;
   stage_flat<T>(static_cast<const T*>(a.h_shared), hsh, m * S);
@@ -397,7 +408,7 @@ unsigned grid_for(Kernel kernel, int64_t smem, int64_t rows) {
   // The kernels' static shared memory counts against the same limit: set the dynamic part's always.
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, static_cast<size_t>(smem));
-  const int64_t fit = static_cast<int64_t>(sms) * std::min(kBlocksPerSm, std::max(1, per_sm));
+  const int64_t fit = static_cast<int64_t>(sms) * std::min(blocks_per_sm(), std::max(1, per_sm));
   const int64_t needed = (rows + kWarps - 1) / kWarps;
   return static_cast<unsigned>(std::max<int64_t>(1, std::min(fit, needed)));
 }
