@@ -87,14 +87,6 @@ __device__ __forceinline__ void pdl_trigger() {
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
-// Prefetches `bytes` from p into L2, the lanes of a warp taking 128-byte lines in turn.
-__device__ __forceinline__ void prefetch_l2(const void* p, int64_t bytes, int lane) {
-  const char* c = static_cast<const char*>(p);
-  for (int64_t off = static_cast<int64_t>(lane) * 128; off < bytes; off += 32 * 128) {
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(c + off));
-  }
-}
-
 inline bool pdl_enabled() {
   static const bool enabled = [] {
     const char* env = std::getenv("LIL_PDL");

@@ -6,8 +6,8 @@
 // float32 (normalised first when an RMSNorm is fused in) and its warps stream whole weight rows with 16-byte
 // loads, several per lane in flight, so the step reads each weight byte once and at close to the memory
 // bandwidth. A warp's partial sums are reduced with shuffles and one lane per token applies the epilogue.
-// Kernels are launched as programmatic dependents (cuda_common.cuh): a block that gets onto an SM while the
-// previous kernel finishes prefetches its warps' first weight rows into L2, then waits for its inputs.
+// Kernels may be launched as programmatic dependents (cuda_common.cuh, LIL_PDL=1): a block that gets onto an
+// SM while the previous kernel finishes waits there for its inputs.
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
@@ -157,13 +157,6 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) gemv_kernel(GemvArgs a
   const int m = static_cast<int>(a.m);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const T* W = static_cast<const T*>(a.w);
-  {
-    const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
-    if (first < a.n) {
-      prefetch_l2(W + first * a.k, a.k * static_cast<int64_t>(sizeof(T)), lane);
-      if constexpr (SWIGLU) prefetch_l2(W + (first + a.n) * a.k, a.k * static_cast<int64_t>(sizeof(T)), lane);
-    }
-  }
   pdl_wait();
   stage_rows<T>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
                 static_cast<T*>(a.norm_out), xs, m, a.k);
@@ -347,12 +340,6 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) moe_down_kernel(MoeSma
   float* hs = reinterpret_cast<float*>(smem_vec);  // [m, top_k, I] then [m, S]
   const int m = static_cast<int>(a.m);
   const int64_t I = a.inter, S = a.shared_inter, K = a.k, E = a.experts;
-  {
-    const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
-    if (first < K) {
-      prefetch_l2(static_cast<const T*>(a.shared_down) + first * S, S * static_cast<int64_t>(sizeof(T)), threadIdx.x % 32);
-    }
-  }
   pdl_wait();
   pdl_trigger();
   stage_flat<T>(static_cast<const T*>(a.h_routed), hs, m * a.top_k * I);
