@@ -9,7 +9,7 @@
 # (default: deps build test bench). Logs stream into $OUT as they are written.
 #   bench:      the GPU issue's targets at 1k context (batch 1 and 32, three shapes, lil graph mode and the
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
-#   bench-pdl:  batch 1 at 1k on the three shapes with programmatic dependent launch off (LIL_PDL=0), then on,
+#   bench-pdl:  batch 1 at 1k on the three shapes with programmatic dependent launch off, then on (LIL_PDL=1),
 #               for each GEMV grid of LIL_AB_BLOCKS (blocks per SM, default "4").
 #   bench-long: 32k context, batch 8, every policy at budgets 256 / 1024 against full; controller overhead.
 #   bench-policies: the policies issue's grid: one decode step of a Llama-8B-shaped bf16 model at contexts

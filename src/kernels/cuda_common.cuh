@@ -76,7 +76,7 @@ __device__ __forceinline__ void unpack(const uint4& v, float (&out)[8], float*) 
 // the kernel before it in the stream is still running. It must call pdl_wait() before it reads anything an
 // earlier kernel wrote (or writes anything an earlier kernel may still read); before that it may only touch
 // constant data (weights), e.g. prefetch them into L2. pdl_trigger() lets the next kernel start launching.
-// Off (plain launches) where the architecture lacks it or LIL_PDL=0.
+// Plain launches unless LIL_PDL=1 on an architecture that has it.
 __device__ __forceinline__ void pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
@@ -87,10 +87,11 @@ __device__ __forceinline__ void pdl_trigger() {
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
+// Off unless LIL_PDL=1: measured on an H200 (results/gpu/README.md) it made the decode step slower.
 inline bool pdl_enabled() {
   static const bool enabled = [] {
     const char* env = std::getenv("LIL_PDL");
-    if (env != nullptr && std::strcmp(env, "0") == 0) return false;
+    if (env == nullptr || std::strcmp(env, "1") != 0) return false;
     int device = 0, major = 0;
     if (cudaGetDevice(&device) != cudaSuccess) return false;
     cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);

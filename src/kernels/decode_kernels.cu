@@ -95,6 +95,31 @@ constexpr int kAttnWarps = 4;
 constexpr int kAttnMaxGroup = 8;  // query heads per KV head; kernels are built for 1, 2, 4 and 8
 constexpr int kAttnUnroll = 4;
 
+// Output element d of query head bh (= b * Hq + head) from the splits' partials. __ldcg: the partials were
+// written by other blocks of the same launch when the fused split kernel calls this.
+template <typename T, int D>
+__device__ __forceinline__ void combine_splits(const DecodeAttentionArgs& a, int64_t bh, int d) {
+  const float* part = a.partial + bh * a.splits * (D + 2);
+  float big = -INFINITY;
+  for (int64_t s = 0; s < a.splits; ++s) big = fmaxf(big, __ldcg(part + s * (D + 2) + D));
+  float sum = 0.f, out = 0.f;
+  for (int64_t s = 0; s < a.splits; ++s) {
+    const float ms = __ldcg(part + s * (D + 2) + D);
+    if (ms == -INFINITY) continue;
+    const float scale = expf(ms - big);
+    sum += __ldcg(part + s * (D + 2) + D + 1) * scale;
+    out += __ldcg(part + s * (D + 2) + d) * scale;
+  }
+  static_cast<T*>(a.out)[bh * D + d] = from_float<T>(sum > 0.f ? out / sum : 0.f);
+}
+
+template <typename T, int D>
+__global__ void attention_combine_kernel(DecodeAttentionArgs a) {
+  pdl_wait();
+  pdl_trigger();
+  combine_splits<T, D>(a, blockIdx.x, threadIdx.x);
+}
+
 template <typename T, int D, int kMaxGroup>
 __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(DecodeAttentionArgs a) {
   pdl_wait();
@@ -108,6 +133,31 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
   const int64_t start = split * a.chunk;
   const int64_t end = start + a.chunk < len ? start + a.chunk : len;
 
+  const int64_t pos = a.positions[b];
+  // With the fused projection given (a.qkv), RoPE of the query heads is computed here, and the block whose
+  // chunk holds the token's slot writes its roped key and its value into the cache first (what rope_append
+  // would have done in a kernel of its own).
+  const T* qkv_row = a.qkv != nullptr ? static_cast<const T*>(a.qkv) + b * (hq + 2 * hkv) * D : nullptr;
+  auto roped = [&](const T* src, int64_t i) {
+    const int64_t half = D / 2;
+    const float x = to_float(src[i]);
+    const float rot = i < half ? -to_float(src[i + half]) : to_float(src[i - half]);
+    const float c = to_float(static_cast<const T*>(a.cos)[pos * D + i]);
+    const float sn = to_float(static_cast<const T*>(a.sin)[pos * D + i]);
+    return round_to<T>(round_to<T>(x * c) + round_to<T>(rot * sn));
+  };
+  if (qkv_row != nullptr) {
+    const int64_t slot = len - 1;
+    if (slot >= start && slot < end) {
+      const int64_t base = (b * hkv + h) * a.capacity + slot;
+      for (int64_t i = threadIdx.x; i < D; i += blockDim.x) {
+        static_cast<T*>(a.k_cache_raw)[base * D + i] = from_float<T>(roped(qkv_row + (hq + h) * D, i));
+        static_cast<T*>(a.v_cache_raw)[base * D + i] = qkv_row[(hq + hkv + h) * D + i];
+      }
+      if (threadIdx.x == 0 && a.slot_positions != nullptr) a.slot_positions[base] = pos;
+      __syncthreads();
+    }
+  }
   float q[kMaxGroup][kPerLane];
   float m[kMaxGroup], l[kMaxGroup], acc[kMaxGroup][kPerLane];
 #pragma unroll
@@ -117,9 +167,13 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
 #pragma unroll
     for (int e = 0; e < kPerLane; ++e) {
       acc[g][e] = 0.f;
-      q[g][e] = g < group ? to_float(static_cast<const T*>(a.q)[((b * hq) + h * group + g) * D + lane * kPerLane + e]) *
-                                a.softmax_scale
-                          : 0.f;
+      const int64_t i = lane * kPerLane + e;
+      float qv = 0.f;
+      if (g < group) {
+        qv = qkv_row != nullptr ? roped(qkv_row + (h * group + g) * D, i)
+                                : to_float(static_cast<const T*>(a.q)[((b * hq) + h * group + g) * D + i]);
+      }
+      q[g][e] = qv * a.softmax_scale;
     }
   }
   const T* keys = static_cast<const T*>(a.k) + (b * hkv + h) * a.capacity * D;
@@ -202,26 +256,20 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
       part[D + 1] = sum;
     }
   }
-}
-
-template <typename T, int D>
-__global__ void attention_combine_kernel(DecodeAttentionArgs a) {
-  pdl_wait();
-  pdl_trigger();
-  const int64_t bh = blockIdx.x;
-  const int d = threadIdx.x;
-  const float* part = a.partial + bh * a.splits * (D + 2);
-  float big = -INFINITY;
-  for (int64_t s = 0; s < a.splits; ++s) big = fmaxf(big, part[s * (D + 2) + D]);
-  float sum = 0.f, out = 0.f;
-  for (int64_t s = 0; s < a.splits; ++s) {
-    const float ms = part[s * (D + 2) + D];
-    if (ms == -INFINITY) continue;
-    const float scale = expf(ms - big);
-    sum += part[s * (D + 2) + D + 1] * scale;
-    out += part[s * (D + 2) + d] * scale;
+  if (a.counters == nullptr) return;
+  // The last of this head's split blocks to finish combines the partials (no combine kernel): counters
+  // [B, Hkv] start at zero and are reset by that block for the next step.
+  __shared__ int is_last;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) is_last = atomicAdd(&a.counters[b * hkv + h], 1) == a.splits - 1;
+  __syncthreads();
+  if (!is_last) return;
+  __threadfence();
+  for (int64_t idx = threadIdx.x; idx < group * D; idx += blockDim.x) {
+    combine_splits<T, D>(a, b * hq + h * group + idx / D, static_cast<int>(idx % D));
   }
-  static_cast<T*>(a.out)[bh * D + d] = from_float<T>(sum > 0.f ? out / sum : 0.f);
+  if (threadIdx.x == 0) a.counters[b * hkv + h] = 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -330,7 +378,9 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
       else if (group <= 2) launch_dependent(attention_split_kernel<T, D, 2>, grid, dim3(kAttnWarps * 32), 0, s, args);
       else if (group <= 4) launch_dependent(attention_split_kernel<T, D, 4>, grid, dim3(kAttnWarps * 32), 0, s, args);
       else launch_dependent(attention_split_kernel<T, D, 8>, grid, dim3(kAttnWarps * 32), 0, s, args);
-      launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D), 0, s, args);
+      if (args.counters == nullptr) {
+        launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D), 0, s, args);
+      }
     };
     if (args.head_dim == 64) split(std::integral_constant<int, 64>());
     else split(std::integral_constant<int, 128>());

@@ -66,23 +66,31 @@ __device__ __forceinline__ void fma_vec(const uint4& raw, const float* x, int64_
   }
 }
 
+// Loads the U vectors of each of R weight rows that lane-strided chunk `v` covers (zeros past the end).
+template <typename T, int R, int U>
+__device__ __forceinline__ void load_chunk(const T* const (&w)[R], int64_t v, int64_t vecs, uint4 (&raw)[R][U]) {
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t idx = v + u * 32;
+      raw[r][u] = idx < vecs ? __ldcs(reinterpret_cast<const uint4*>(w[r]) + idx) : make_uint4(0, 0, 0, 0);
+    }
+  }
+}
+
 // Each lane's partial dot products of R weight rows (length k) with x[r] (MAXM rows of `stride` floats each,
 // shared memory). U vectors per row and lane are loaded before any is used, so R * U loads are in flight.
+// With `preloaded`, raw already holds the first chunk (load_chunk at v = lane), issued before the inputs
+// were staged so that its memory latency overlaps the staging.
 template <typename T, int R, int MAXM, int U>
 __device__ __forceinline__ void rows_dot(const T* const (&w)[R], const float* const (&x)[R], int64_t stride, int m,
-                                         int64_t k, int lane, float (&acc)[R][MAXM]) {
+                                         int64_t k, int lane, float (&acc)[R][MAXM], uint4 (&raw)[R][U],
+                                         bool preloaded) {
   constexpr int V = vec_of<T>();
   const int64_t vecs = k / V;
   for (int64_t v = lane; v < vecs; v += U * 32) {
-    uint4 raw[R][U];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-#pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const int64_t idx = v + u * 32;
-        raw[r][u] = idx < vecs ? __ldcs(reinterpret_cast<const uint4*>(w[r]) + idx) : make_uint4(0, 0, 0, 0);
-      }
-    }
+    if (!(preloaded && v == lane)) load_chunk<T, R, U>(w, v, vecs, raw);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
 #pragma unroll
@@ -157,30 +165,40 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) gemv_kernel(GemvArgs a
   const int m = static_cast<int>(a.m);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const T* W = static_cast<const T*>(a.w);
+  constexpr int R = SWIGLU ? 2 : 1;
+  auto weight_rows = [&](int64_t row, const T* (&rows)[R]) {
+    rows[0] = W + row * a.k;
+    if constexpr (SWIGLU) rows[R - 1] = W + (row + a.n) * a.k;
+  };
+  // The first chunk of this warp's first row: weights do not depend on earlier kernels, so the load goes out
+  // before the inputs are staged.
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
+  uint4 raw[R][U];
+  if (first < a.n) {
+    const T* rows[R];
+    weight_rows(first, rows);
+    load_chunk<T, R, U>(rows, lane, a.k / vec_of<T>(), raw);
+  }
   pdl_wait();
   stage_rows<T>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
                 static_cast<T*>(a.norm_out), xs, m, a.k);
-  pdl_trigger();  // only now: one kernel ahead at most, so prefetches do not run far ahead of use
+  pdl_trigger();  // only now: one kernel ahead at most
   const T* bias = static_cast<const T*>(a.bias);
   const T* res = static_cast<const T*>(a.residual);
-  constexpr int R = SWIGLU ? 2 : 1;
   const int64_t total_warps = static_cast<int64_t>(gridDim.x) * kWarps;
-  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + warp; row < a.n; row += total_warps) {
+  for (int64_t row = first; row < a.n; row += total_warps) {
     const T* rows[R];
     const float* xr[R];
-    rows[0] = W + row * a.k;
+    weight_rows(row, rows);
     xr[0] = xs;
-    if constexpr (SWIGLU) {
-      rows[R - 1] = W + (row + a.n) * a.k;
-      xr[R - 1] = xs;
-    }
+    if constexpr (SWIGLU) xr[R - 1] = xs;
     float acc[R][MAXM];
 #pragma unroll
     for (int r = 0; r < R; ++r) {
 #pragma unroll
       for (int t = 0; t < MAXM; ++t) acc[r][t] = 0.f;
     }
-    rows_dot<T, R, MAXM, U>(rows, xr, a.k, m, a.k, lane, acc);
+    rows_dot<T, R, MAXM, U>(rows, xr, a.k, m, a.k, lane, acc, raw, row == first);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
 #pragma unroll
@@ -319,7 +337,8 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) moe_up_kernel(MoeSmall
     }
     const float* xr[2] = {xs + t * K, xs + t * K};
     float acc[2][1] = {{0.f}, {0.f}};
-    rows_dot<T, 2, 1, U>(rows, xr, K, 1, K, lane, acc);
+    uint4 raw[2][U];
+    rows_dot<T, 2, 1, U>(rows, xr, K, 1, K, lane, acc, raw, false);
     const float g = round_to<T>(warp_sum(acc[0][0])), u = round_to<T>(warp_sum(acc[1][0]));
     if (lane == 0) *dst = from_float<T>(round_to<T>(g / (1.f + expf(-g))) * u);
   }
@@ -330,7 +349,8 @@ __device__ __forceinline__ float warp_dot(const T* w, const float* x, int64_t k,
   const T* rows[1] = {w};
   const float* xr[1] = {x};
   float acc[1][1] = {{0.f}};
-  rows_dot<T, 1, 1, U>(rows, xr, k, 1, k, lane, acc);
+  uint4 raw[1][U];
+  rows_dot<T, 1, 1, U>(rows, xr, k, 1, k, lane, acc, raw, false);
   return warp_sum(acc[0][0]);
 }
 

@@ -142,7 +142,8 @@ int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capac
 }
 
 int64_t decode_attention_scratch(int64_t batch, int64_t n_q_heads, int64_t head_dim, int64_t splits) {
-  return batch * n_q_heads * splits * (head_dim + 2);
+  // The partials, then one int32 counter per (row, query head) (at least one per KV head, as the kernel needs).
+  return batch * n_q_heads * splits * (head_dim + 2) + batch * n_q_heads;
 }
 
 bool fused_full_attention_supported(const at::Tensor& like, int64_t head_dim, int64_t group) {
@@ -179,27 +180,17 @@ at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const
   int64_t chunk = 0;
   const int64_t splits = decode_attention_splits(rows, n_kv, capacity, &chunk);
   require(partial.numel() >= decode_attention_scratch(rows, n_q_heads, d, splits), "fused_full_decode",
-          "a scratch of decode_attention_scratch() floats");
-  at::Tensor q = at::empty({rows, n_q_heads, d}, qkv.options());
-  kernels::RopeAppendArgs r;
-  r.qkv = qkv.data_ptr();
-  r.cos = cos.data_ptr();
-  r.sin = sin.data_ptr();
-  r.positions = positions.data_ptr<int64_t>();
-  r.q_out = q.data_ptr();
-  r.k_cache = k_cache.data_ptr();
-  r.v_cache = v_cache.data_ptr();
-  r.slot_positions = slot_positions.data_ptr<int64_t>();
-  r.batch = rows;
-  r.n_q_heads = n_q_heads;
-  r.n_kv_heads = n_kv;
-  r.head_dim = d;
-  r.capacity = capacity;
-  kernels::rope_append(elem_type(qkv), r, current_stream());
-  check_launch("fused_full_decode (rope)");
+          "a zero-initialised scratch of decode_attention_scratch() floats");
   at::Tensor out = at::empty({rows, n_q_heads, d}, qkv.options());
   kernels::DecodeAttentionArgs a;
-  a.q = q.data_ptr();
+  // One kernel: RoPE, the cache append, the split attention and the combine (see kernels::DecodeAttentionArgs).
+  a.qkv = qkv.data_ptr();
+  a.cos = cos.data_ptr();
+  a.sin = sin.data_ptr();
+  a.k_cache_raw = k_cache.data_ptr();
+  a.v_cache_raw = v_cache.data_ptr();
+  a.slot_positions = slot_positions.data_ptr<int64_t>();
+  a.counters = reinterpret_cast<int*>(partial.data_ptr<float>() + rows * n_q_heads * splits * (d + 2));
   a.k = k_cache.data_ptr();
   a.v = v_cache.data_ptr();
   a.positions = positions.data_ptr<int64_t>();
