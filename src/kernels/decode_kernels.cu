@@ -95,20 +95,19 @@ constexpr int kAttnWarps = 4;
 constexpr int kAttnMaxGroup = 8;  // query heads per KV head; kernels are built for 1, 2, 4 and 8
 constexpr int kAttnUnroll = 4;
 
-// Output element d of query head bh (= b * Hq + head) from the splits' partials. __ldcg: the partials were
-// written by other blocks of the same launch when the fused split kernel calls this.
+// Output element d of query head bh (= b * Hq + head) from the splits' partials.
 template <typename T, int D>
 __device__ __forceinline__ void combine_splits(const DecodeAttentionArgs& a, int64_t bh, int d) {
   const float* part = a.partial + bh * a.splits * (D + 2);
   float big = -INFINITY;
-  for (int64_t s = 0; s < a.splits; ++s) big = fmaxf(big, __ldcg(part + s * (D + 2) + D));
+  for (int64_t s = 0; s < a.splits; ++s) big = fmaxf(big, part[s * (D + 2) + D]);
   float sum = 0.f, out = 0.f;
   for (int64_t s = 0; s < a.splits; ++s) {
-    const float ms = __ldcg(part + s * (D + 2) + D);
+    const float ms = part[s * (D + 2) + D];
     if (ms == -INFINITY) continue;
     const float scale = expf(ms - big);
-    sum += __ldcg(part + s * (D + 2) + D + 1) * scale;
-    out += __ldcg(part + s * (D + 2) + d) * scale;
+    sum += part[s * (D + 2) + D + 1] * scale;
+    out += part[s * (D + 2) + d] * scale;
   }
   static_cast<T*>(a.out)[bh * D + d] = from_float<T>(sum > 0.f ? out / sum : 0.f);
 }
@@ -256,20 +255,6 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
       part[D + 1] = sum;
     }
   }
-  if (a.counters == nullptr) return;
-  // The last of this head's split blocks to finish combines the partials (no combine kernel): counters
-  // [B, Hkv] start at zero and are reset by that block for the next step.
-  __shared__ int is_last;
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) is_last = atomicAdd(&a.counters[b * hkv + h], 1) == a.splits - 1;
-  __syncthreads();
-  if (!is_last) return;
-  __threadfence();
-  for (int64_t idx = threadIdx.x; idx < group * D; idx += blockDim.x) {
-    combine_splits<T, D>(a, b * hq + h * group + idx / D, static_cast<int>(idx % D));
-  }
-  if (threadIdx.x == 0) a.counters[b * hkv + h] = 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -378,9 +363,7 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
       else if (group <= 2) launch_dependent(attention_split_kernel<T, D, 2>, grid, dim3(kAttnWarps * 32), 0, s, args);
       else if (group <= 4) launch_dependent(attention_split_kernel<T, D, 4>, grid, dim3(kAttnWarps * 32), 0, s, args);
       else launch_dependent(attention_split_kernel<T, D, 8>, grid, dim3(kAttnWarps * 32), 0, s, args);
-      if (args.counters == nullptr) {
-        launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D), 0, s, args);
-      }
+      launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D), 0, s, args);
     };
     if (args.head_dim == 64) split(std::integral_constant<int, 64>());
     else split(std::integral_constant<int, 128>());

@@ -42,10 +42,10 @@ void rope_append(int dtype, const RopeAppendArgs& args, void* stream);
 // chunks of `chunk` slots writes a partial (max, sum, unnormalised output) in float32, and a second kernel
 // combines them. q: [B, Hq, D]; k/v: [B, Hkv, C, D]; out: [B, Hq, D]. Query heads are grouped per KV head
 // (GQA, at most 8 per KV head); head_dim 64 or 128. `partial` holds B * Hq * splits * (D + 2) floats.
-// Fused form (one kernel for RoPE, cache append, attention and combine): with qkv/cos/sin given, q is
-// ignored and RoPE'd from qkv [B, (Hq + 2 Hkv) D] here, and the token's roped key and value are written to
-// k_cache/v_cache (the same buffers as k/v) at slot positions[b] (slot_positions records it); with counters
-// (B * Hkv int32, zero on the first call, left zero) the last split block of each head combines the partials.
+// Fused form (RoPE and the cache append inside the split kernel): with qkv/cos/sin given, q is ignored and
+// RoPE'd from qkv [B, (Hq + 2 Hkv) D] here, and the token's roped key and value are written to k_cache_raw /
+// v_cache_raw (the same buffers as k/v) at slot positions[b] (slot_positions records it) by the block whose
+// chunk holds that slot, before it reads it.
 struct DecodeAttentionArgs {
   const void* qkv = nullptr;
   const void* cos = nullptr;
@@ -53,7 +53,6 @@ struct DecodeAttentionArgs {
   void* k_cache_raw = nullptr;
   void* v_cache_raw = nullptr;
   int64_t* slot_positions = nullptr;
-  int* counters = nullptr;
   const void* q = nullptr;
   const void* k = nullptr;
   const void* v = nullptr;

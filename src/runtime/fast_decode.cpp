@@ -142,8 +142,7 @@ int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capac
 }
 
 int64_t decode_attention_scratch(int64_t batch, int64_t n_q_heads, int64_t head_dim, int64_t splits) {
-  // The partials, then one int32 counter per (row, query head) (at least one per KV head, as the kernel needs).
-  return batch * n_q_heads * splits * (head_dim + 2) + batch * n_q_heads;
+  return batch * n_q_heads * splits * (head_dim + 2);
 }
 
 bool fused_full_attention_supported(const at::Tensor& like, int64_t head_dim, int64_t group) {
@@ -180,17 +179,16 @@ at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const
   int64_t chunk = 0;
   const int64_t splits = decode_attention_splits(rows, n_kv, capacity, &chunk);
   require(partial.numel() >= decode_attention_scratch(rows, n_q_heads, d, splits), "fused_full_decode",
-          "a zero-initialised scratch of decode_attention_scratch() floats");
+          "a scratch of decode_attention_scratch() floats");
   at::Tensor out = at::empty({rows, n_q_heads, d}, qkv.options());
   kernels::DecodeAttentionArgs a;
-  // One kernel: RoPE, the cache append, the split attention and the combine (see kernels::DecodeAttentionArgs).
+  // RoPE and the cache append happen in the split kernel (see kernels::DecodeAttentionArgs), then the combine.
   a.qkv = qkv.data_ptr();
   a.cos = cos.data_ptr();
   a.sin = sin.data_ptr();
   a.k_cache_raw = k_cache.data_ptr();
   a.v_cache_raw = v_cache.data_ptr();
   a.slot_positions = slot_positions.data_ptr<int64_t>();
-  a.counters = reinterpret_cast<int*>(partial.data_ptr<float>() + rows * n_q_heads * splits * (d + 2));
   a.k = k_cache.data_ptr();
   a.v = v_cache.data_ptr();
   a.positions = positions.data_ptr<int64_t>();

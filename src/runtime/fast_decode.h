@@ -29,9 +29,9 @@ RopedQKV reference_rope(const at::Tensor& qkv, const at::Tensor& cos, const at::
 
 // The `full` policy's decode step on a cache whose slot i holds position i: RoPE, write the token's key and
 // value to slot positions[b] of k_cache / v_cache [B, Hkv, C, D] (slot_positions [B, Hkv, C] records it),
-// then attend q to slots [0, positions[b]], all in one kernel. `partial` is the scratch of the split attention
-// (decode_attention_scratch float32 elements; allocate it zeroed: its tail holds counters that the kernel
-// leaves at zero). Returns [B, Hq, D].
+// then attend q to slots [0, positions[b]] (two kernels: split attention with the RoPE and append, combine).
+// `partial` is the float32 scratch of the split attention (decode_attention_scratch elements). Returns
+// [B, Hq, D].
 int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capacity, int64_t* chunk);
 int64_t decode_attention_scratch(int64_t batch, int64_t n_q_heads, int64_t head_dim, int64_t splits);
 bool fused_full_attention_supported(const at::Tensor& like, int64_t head_dim, int64_t group);

@@ -32,7 +32,7 @@ KVCache::KVCache(std::unique_ptr<Policy> policy, const CacheShape& shape, c10::S
     fused_full_ = true;
     int64_t chunk = 0;
     const int64_t splits = decode_attention_splits(shape.rows, shape.n_kv_heads, capacity_, &chunk);
-    attention_scratch_ = at::zeros({decode_attention_scratch(shape.rows, shape.n_q_heads, shape.head_dim, splits)},
+    attention_scratch_ = at::empty({decode_attention_scratch(shape.rows, shape.n_q_heads, shape.head_dim, splits)},
                                    float_opts.dtype(at::kFloat));
   }
 }

@@ -172,7 +172,7 @@ TEST_CASE("Fused kernels: full-policy decode attention equals dense attention ov
         at::Tensor ref = reference_full_attention(r.q, k_ref, v_ref, pos, scale);
         int64_t chunk = 0;
         const int64_t splits = decode_attention_splits(rows, hkv, capacity, &chunk);
-        at::Tensor scratch = at::zeros({decode_attention_scratch(rows, hq, d, splits)}, cuda(at::kFloat));
+        at::Tensor scratch = at::empty({decode_attention_scratch(rows, hq, d, splits)}, cuda(at::kFloat));
         at::Tensor got = fused_full_decode(qkv, cos, sin, pos, k_cache, v_cache, slot_pos, scratch, hq, scale);
         CHECK(max_abs_diff(k_cache, k_ref) <= tolerance(t, k_ref));
         CHECK(max_abs_diff(v_cache, v_ref) == 0);
@@ -381,13 +381,24 @@ void check_modes_agree(CausalLM& model, const std::vector<GenerationRequest>& ba
     CHECK(graphed[i].token_ids == eager[i].token_ids);
     CHECK(graphed[i].logprobs == eager[i].logprobs);
     CHECK(graphed[i].kv.attended_max == eager[i].kv.attended_max);
-    // The fused kernels against the plain ops (float32): the same tokens, log-probabilities within 1e-3.
+    // The fused kernels against the plain ops (float32): the same tokens, log-probabilities within 1e-3. The
+    // two sum in different orders, so a retention policy's top-k page/block choice (quest, infllm) can flip
+    // on a near tie and move a step's log-probability further: for those, at most one step in ten may
+    // exceed 1e-3, none 5e-2 (a wrong kernel moves far more, and changes tokens).
     CHECK(graphed[i].token_ids == plain[i].token_ids);
     double worst = 0;
-    for (size_t s = 0; s < std::min(graphed[i].logprobs.size(), plain[i].logprobs.size()); ++s) {
-      worst = std::max(worst, static_cast<double>(std::abs(graphed[i].logprobs[s] - plain[i].logprobs[s])));
+    size_t over = 0, steps = std::min(graphed[i].logprobs.size(), plain[i].logprobs.size());
+    for (size_t s = 0; s < steps; ++s) {
+      const double diff = std::abs(graphed[i].logprobs[s] - plain[i].logprobs[s]);
+      worst = std::max(worst, diff);
+      over += diff >= 1e-3 ? 1 : 0;
     }
-    CHECK(worst < 1e-3);
+    if (policy == "quest" || policy == "infllm") {
+      CHECK(worst < 5e-2);
+      CHECK(over * 10 <= steps);
+    } else {
+      CHECK(worst < 1e-3);
+    }
     CHECK(graphed[i].kv.attended_max == plain[i].kv.attended_max);
     CHECK(graphed[i].kv.resident_max == plain[i].kv.resident_max);
     CHECK(graphed[i].kv.attended_mean == plain[i].kv.attended_mean);
