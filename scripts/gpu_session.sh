@@ -159,7 +159,7 @@ if has bench-pdl; then  # programmatic dependent launch off vs on, batch 1, the 
   log "PDL A/B -> $results"
   for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do
     for blocks in ${LIL_AB_BLOCKS:-4}; do
-      for pdl in 0 1; do
+      for pdl in ${LIL_AB_PDL:-0 1}; do
         LIL_PDL=$pdl LIL_GEMV_BLOCKS_PER_SM=$blocks LIL_BENCH_TAG="\"pdl\":$pdl,\"gemv_blocks_per_sm\":$blocks" \
           lil_bench --shape "$shape" --context 1024 --batch 1 --new-tokens 64 >/dev/null
       done
