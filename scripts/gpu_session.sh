@@ -11,6 +11,7 @@
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
 #   bench-pdl:  batch 1 at 1k on the three shapes with programmatic dependent launch off, then on (LIL_PDL=1),
 #               for each GEMV grid of LIL_AB_BLOCKS (blocks per SM, default "4").
+#   bench-32k:  32k context, batch 8, the 1.5B shape: full, sink, h2o, quest, infllm at budget 256.
 #   bench-long: 32k context, batch 8, every policy at budgets 256 / 1024 against full; controller overhead.
 #   bench-policies: the policies issue's grid: one decode step of a Llama-8B-shaped bf16 model at contexts
 #               1k / 8k / 32k, every policy at budgets 128..1024, relative to full (one lil bench process).
@@ -168,6 +169,14 @@ if has bench-pdl; then  # programmatic dependent launch off vs on, batch 1, the 
   grep -h '"shape"' "$results" | python3 -c 'import sys,json
 for l in sys.stdin:
   d=json.loads(l); print(d.get("shape"), d.get("batch"), d.get("context"), d.get("policy"), d.get("budget"), "pdl", d.get("pdl"), "blocks", d.get("gemv_blocks_per_sm"), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.2f floor" % d["tbt_over_floor"])'
+fi
+
+if has bench-32k; then  # 32k context, batch 8, qwen2-1.5b: full and four policies at budget 256
+  log "32k benchmarks -> $results"
+  for policy in "full" "sink --budget 256" "h2o --budget 256" "quest --budget 256" "infllm --budget 256"; do
+    # shellcheck disable=SC2086
+    lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy $policy
+  done
 fi
 
 if has bench-long; then

@@ -2,7 +2,7 @@
 // see decode_kernels.h (GemvArgs, MoeSmallArgs). The plain ATen twins these are tested against live in
 // src/runtime/fast_decode.cpp (reference_linear, reference_moe_small).
 //
-// Layout of the work: up to four 256-thread blocks per SM; each block stages the few input rows in shared memory as
+// Layout of the work: two 256-thread blocks per SM; each block stages the few input rows in shared memory as
 // float32 (normalised first when an RMSNorm is fused in) and its warps stream whole weight rows with 16-byte
 // loads, several per lane in flight, so the step reads each weight byte once and at close to the memory
 // bandwidth. A warp's partial sums are reduced with shuffles and one lane per token applies the epilogue.
@@ -21,14 +21,17 @@ namespace lil::kernels {
 namespace {
 
 constexpr int kThreads = 256;
-// Up to four blocks (32 warps) per SM stream weights: enough 16-byte loads in flight to cover the memory
-// latency at full bandwidth. LIL_GEMV_BLOCKS_PER_SM=1..4 launches fewer (for measurements).
-constexpr int kBlocksPerSm = 4;
+// Blocks per SM: the kernels are built for up to four (<= 64 registers); two (16 warps, 8 loads of 16 bytes
+// in flight per lane) measured best overall on the H200 (results/gpu/README.md: one block 6.01 ms per 8B
+// step, two 5.11, three 5.38, four 5.38; the 1.5B and MoE shapes 1-2% faster with three or four).
+// LIL_GEMV_BLOCKS_PER_SM=1..4 overrides it (for measurements).
+constexpr int kMaxBlocksPerSm = 4;
+constexpr int kDefaultBlocksPerSm = 2;
 int blocks_per_sm() {
   static const int n = [] {
     const char* env = std::getenv("LIL_GEMV_BLOCKS_PER_SM");
-    const int v = env != nullptr ? std::atoi(env) : kBlocksPerSm;
-    return v >= 1 && v <= kBlocksPerSm ? v : kBlocksPerSm;
+    const int v = env != nullptr ? std::atoi(env) : kDefaultBlocksPerSm;
+    return v >= 1 && v <= kMaxBlocksPerSm ? v : kDefaultBlocksPerSm;
   }();
   return n;
 }
@@ -159,7 +162,7 @@ __device__ void stage_rows(const T* x, const T* norm_w, float eps, T* norm_out, 
 }
 
 template <typename T, int MAXM, bool SWIGLU, int U>
-__global__ void __launch_bounds__(kThreads, kBlocksPerSm) gemv_kernel(GemvArgs a) {
+__global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArgs a) {
   extern __shared__ float4 smem_vec[];
   float* xs = reinterpret_cast<float*>(smem_vec);
   const int m = static_cast<int>(a.m);
@@ -304,7 +307,7 @@ __device__ void route_token(const MoeSmallArgs& a, int t, int32_t* sel_e, float*
 }
 
 template <typename T, int U>
-__global__ void __launch_bounds__(kThreads, kBlocksPerSm) moe_up_kernel(MoeSmallArgs a) {
+__global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) moe_up_kernel(MoeSmallArgs a) {
   extern __shared__ float4 smem_vec[];
   float* xs = reinterpret_cast<float*>(smem_vec);
   __shared__ int32_t sel_e[kGemvMaxRows * kMaxTopK];
@@ -355,7 +358,7 @@ __device__ __forceinline__ float warp_dot(const T* w, const float* x, int64_t k,
 }
 
 template <typename T, int U>
-__global__ void __launch_bounds__(kThreads, kBlocksPerSm) moe_down_kernel(MoeSmallArgs a) {
+__global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) moe_down_kernel(MoeSmallArgs a) {
   extern __shared__ float4 smem_vec[];
   float* hs = reinterpret_cast<float*>(smem_vec);  // [m, top_k, I] then [m, S]
   const int m = static_cast<int>(a.m);
