@@ -444,8 +444,7 @@ void gemv(int dtype, const GemvArgs& args, void* stream) {
       constexpr bool SW = decltype(swiglu_tag)::value;
       if (args.m <= 1) launch(gemv_kernel<T, 1, SW, SW ? 4 : 8>);
       else if (args.m <= 2) launch(gemv_kernel<T, 2, SW, SW ? 4 : 8>);
-      else if (args.m <= 4) launch(gemv_kernel<T, 4, SW, SW ? 2 : 4>);
-      else launch(gemv_kernel<T, 8, SW, SW ? 2 : 4>);
+      else launch(gemv_kernel<T, 4, SW, SW ? 2 : 4>);
     };
     if (args.swiglu) by_rows(std::true_type());
     else by_rows(std::false_type());

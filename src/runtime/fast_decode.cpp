@@ -299,6 +299,14 @@ at::Tensor reference_linear(const at::Tensor& x, const at::Tensor& w, const Line
   return o.float_out ? y.to(at::kFloat) : y;
 }
 
+int64_t fused_linear_max_rows() {
+#ifdef LIL_WITH_CUDA
+  return kernels::kGemvMaxRows;
+#else
+  return 0;
+#endif
+}
+
 bool fused_linear_one_kernel(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o) {
 #ifdef LIL_WITH_CUDA
   if (!fused_kernels_available(x) || x.dim() != 2 || w.dim() != 2 || !x.is_contiguous() || !w.is_contiguous()) {

@@ -76,6 +76,7 @@ struct LinearOptions {
 at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o);
 at::Tensor reference_linear(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o);
 bool fused_linear_one_kernel(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o);
+int64_t fused_linear_max_rows();  // kernels::kGemvMaxRows in a CUDA build, 0 otherwise
 
 // The Qwen2-MoE block of a decode step for a few tokens, from the input of the layer's post-attention norm:
 // returns residual + moe(rms_norm(x) * norm_weight) in three kernels (router + shared-expert gate with the
