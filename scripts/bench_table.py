@@ -20,8 +20,10 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     rows = load(sys.argv[1])
-    lil = [r for r in rows if r.get("engine") == "lil"]
-    hf = [r for r in rows if r.get("engine", "").startswith("hf")]
+    # Hugging Face lines name their engine "hf-..."; lil lines carry the commit they were built from (their
+    # "engine" is lil's own: device loop or generate; older lines were tagged "engine": "lil").
+    hf = [r for r in rows if str(r.get("engine", "")).startswith("hf")]
+    lil = [r for r in rows if "commit" in r and not str(r.get("engine", "")).startswith("hf")]
     commits = []
     for r in lil:
         if r["commit"] not in commits:

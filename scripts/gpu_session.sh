@@ -128,7 +128,7 @@ commit=$(cut -d' ' -f1 .carry/head.commit 2>/dev/null || git rev-parse --short H
 results="$out/${gpu:-gpu}-${day}.jsonl"
 lil_bench() {  # one lil bench run, its JSON line tagged with the engine and commit
   timeout 240 ./build-gpu/lil bench --random-weights --device cuda --json "$@" 2>>"$out/bench.err" | grep '^{' |
-    sed "s/^{/{\"engine\":\"lil\",\"commit\":\"$commit\",${LIL_BENCH_TAG:+$LIL_BENCH_TAG,}/" | tee -a "$results"
+    sed "s/^{/{\"harness\":\"lil\",\"commit\":\"$commit\",${LIL_BENCH_TAG:+$LIL_BENCH_TAG,}/" | tee -a "$results"
 }
 hf_bench() {
   timeout 300 python3 scripts/hf_baseline.py --json "$@" 2>>"$out/bench.err" | grep '^{' | tee -a "$results"
