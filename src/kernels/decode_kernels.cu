@@ -73,21 +73,10 @@ __global__ void rope_append_kernel(RopeAppendArgs a) {
   const int64_t j = h - hq;
   const T* k_src = row + (hq + j) * d;
   const T* v_src = row + (hq + hkv + j) * d;
-  if (a.k_cache != nullptr) {
-    const int64_t slot = pos < a.capacity ? pos : a.capacity - 1;
-    const int64_t base = (b * hkv + j) * a.capacity + slot;
-    T* k_dst = static_cast<T*>(a.k_cache) + base * d;
-    T* v_dst = static_cast<T*>(a.v_cache) + base * d;
-    rotate(k_src, k_dst);
-    v_dst[i] = v_src[i];
-    v_dst[i + half] = v_src[i + half];
-    if (i == 0 && a.slot_positions != nullptr) a.slot_positions[base] = pos;
-  } else {
-    rotate(k_src, static_cast<T*>(a.k_out) + (b * hkv + j) * d);
-    T* v_dst = static_cast<T*>(a.v_out) + (b * hkv + j) * d;
-    v_dst[i] = v_src[i];
-    v_dst[i + half] = v_src[i + half];
-  }
+  rotate(k_src, static_cast<T*>(a.k_out) + (b * hkv + j) * d);
+  T* v_dst = static_cast<T*>(a.v_out) + (b * hkv + j) * d;
+  v_dst[i] = v_src[i];
+  v_dst[i + half] = v_src[i + half];
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ void rms_norm(int dtype, const void* x, const void* w, void* out, int64_t rows, 
 
 // RoPE on the fused q/k/v projection of one decode token per row, as Hugging Face computes it in T:
 // r = T(T(x * cos) + T(rotate_half(x) * sin)). qkv: [B, (Hq + 2 Hkv) * D] contiguous (biases added);
-// cos/sin: [P, D] tables; positions: [B] int64. Writes q_out [B, Hq, D]. When k_cache is given, the rotated
-// key and the value go to slot positions[b] of k_cache/v_cache [B, Hkv, C, D] and slot_positions [B, Hkv, C]
-// (int64) records the position; otherwise they go to k_out/v_out [B, Hkv, D].
+// cos/sin: [P, D] tables; positions: [B] int64. Writes q_out [B, Hq, D] and the rotated key and the value
+// to k_out/v_out [B, Hkv, D]. (The `full` policy's attention kernel does the same with the cache append
+// itself: DecodeAttentionArgs' fused form.)
 struct RopeAppendArgs {
   const void* qkv = nullptr;
   const void* cos = nullptr;
@@ -30,10 +30,7 @@ struct RopeAppendArgs {
   void* q_out = nullptr;
   void* k_out = nullptr;
   void* v_out = nullptr;
-  void* k_cache = nullptr;
-  void* v_cache = nullptr;
-  int64_t* slot_positions = nullptr;
-  int64_t batch = 0, n_q_heads = 0, n_kv_heads = 0, head_dim = 0, capacity = 0;
+  int64_t batch = 0, n_q_heads = 0, n_kv_heads = 0, head_dim = 0;
 };
 void rope_append(int dtype, const RopeAppendArgs& args, void* stream);
 
