@@ -393,32 +393,40 @@ __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) moe_down_kernel(Moe
 
 // ---- launch helpers ----
 
-int64_t max_dynamic_smem() {
+// The current device's SM count and usable dynamic shared memory, read once per device (the launchers run
+// on every eager step).
+struct DeviceLimits {
+  int64_t sms = 1;
+  int64_t dynamic_smem = 0;
+};
+DeviceLimits device_limits() {
   static std::mutex mu;
   static int cached_device = -1;
-  static int64_t cached = 0;
+  static DeviceLimits cached;
   int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) return 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return DeviceLimits{};
   std::lock_guard<std::mutex> lock(mu);
   if (device != cached_device) {
-    int optin = 0;
+    int optin = 0, sms = 1;
     cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    cached = optin - 4096;  // room for the kernels' static shared memory
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    cached.dynamic_smem = optin - 4096;  // room for the kernels' static shared memory
+    cached.sms = sms;
     cached_device = device;
   }
   return cached;
 }
 
+int64_t max_dynamic_smem() { return device_limits().dynamic_smem; }
+
 // Blocks to launch for `rows` warp tasks: as many as fit on the GPU at once, and no more than there are tasks.
 template <typename Kernel>
 unsigned grid_for(Kernel kernel, int64_t smem, int64_t rows) {
-  int device = 0, sms = 1, per_sm = 1;
-  cudaGetDevice(&device);
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  int per_sm = 1;
   // The kernels' static shared memory counts against the same limit: set the dynamic part's always.
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, static_cast<size_t>(smem));
-  const int64_t fit = static_cast<int64_t>(sms) * std::min(blocks_per_sm(), std::max(1, per_sm));
+  const int64_t fit = device_limits().sms * std::min(blocks_per_sm(), std::max(1, per_sm));
   const int64_t needed = (rows + kWarps - 1) / kWarps;
   return static_cast<unsigned>(std::max<int64_t>(1, std::min(fit, needed)));
 }
