@@ -108,23 +108,58 @@ __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
   combine_splits<T, D>(a, blockIdx.x, threadIdx.x);
 }
 
+// P consecutive elements of T (P * sizeof(T) bytes, aligned to that) loaded in one access, as float.
+template <typename T, int P>
+struct alignas(P * sizeof(T)) Pack {
+  T e[P];
+};
+template <typename T, int P>
+__device__ __forceinline__ void load_pack(const T* p, float (&out)[P]) {
+  const Pack<T, P> r = *reinterpret_cast<const Pack<T, P>*>(p);
+#pragma unroll
+  for (int e = 0; e < P; ++e) out[e] = to_float(r.e[e]);
+}
+
+// One block per (split, KV head, sequence); each warp takes kAttnUnroll consecutive tokens per iteration,
+// each lane D / 32 dimensions of them. The dependent memory round trips are kept to two before the first
+// score: the first iteration's keys and values are loaded before the position is known (the chunk's start
+// does not depend on it; slots past the sequence are read and ignored), together with the position and the
+// token's projections; then the RoPE tables at that position. Each iteration's loads are issued before the
+// previous iteration's tokens are scored.
 template <typename T, int D, int kMaxGroup>
 __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(DecodeAttentionArgs a) {
   pdl_wait();
   pdl_trigger();
   constexpr int kPerLane = D / 32;
+  constexpr int U = kAttnUnroll;
   const int64_t split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t hq = a.n_q_heads, hkv = a.n_kv_heads, group = hq / hkv;
-  int64_t len = a.positions[b] + 1;
-  if (len > a.capacity) len = a.capacity;
   const int64_t start = split * a.chunk;
-  const int64_t end = start + a.chunk < len ? start + a.chunk : len;
+  const int64_t chunk_end = start + a.chunk < a.capacity ? start + a.chunk : a.capacity;
+  const T* keys = static_cast<const T*>(a.k) + (b * hkv + h) * a.capacity * D;
+  const T* values = static_cast<const T*>(a.v) + (b * hkv + h) * a.capacity * D;
+  auto load_tokens = [&](int64_t base, float (&k)[U][kPerLane], float (&v)[U][kPerLane]) {
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int64_t j = base + u < chunk_end ? base + u : chunk_end - 1;  // a valid slot; ignored past the end
+      load_pack<T, kPerLane>(keys + j * D + lane * kPerLane, k[u]);
+      load_pack<T, kPerLane>(values + j * D + lane * kPerLane, v[u]);
+    }
+  };
+  constexpr int64_t kStride = kAttnWarps * U;
+  int64_t base = start + warp * U;
+  float kc[U][kPerLane], vc[U][kPerLane];
+  load_tokens(base, kc, vc);  // speculative: before the position is read
 
   const int64_t pos = a.positions[b];
+  int64_t len = pos + 1;
+  if (len > a.capacity) len = a.capacity;
+  const int64_t end = chunk_end < len ? chunk_end : len;
   // With the fused projection given (a.qkv), RoPE of the query heads is computed here, and the block whose
-  // chunk holds the token's slot writes its roped key and its value into the cache first (what rope_append
-  // would have done in a kernel of its own).
+  // chunk holds the token's slot writes its roped key and its value into the cache (what rope_append would
+  // have done in a kernel of its own); that block's speculative loads of the slot are patched from shared
+  // memory.
   const T* qkv_row = a.qkv != nullptr ? static_cast<const T*>(a.qkv) + b * (hq + 2 * hkv) * D : nullptr;
   auto roped = [&](const T* src, int64_t i) {
     const int64_t half = D / 2;
@@ -134,17 +169,21 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
     const float sn = to_float(static_cast<const T*>(a.sin)[pos * D + i]);
     return round_to<T>(round_to<T>(x * c) + round_to<T>(rot * sn));
   };
-  if (qkv_row != nullptr) {
-    const int64_t slot = len - 1;
-    if (slot >= start && slot < end) {
-      const int64_t base = (b * hkv + h) * a.capacity + slot;
-      for (int64_t i = threadIdx.x; i < D; i += blockDim.x) {
-        static_cast<T*>(a.k_cache_raw)[base * D + i] = from_float<T>(roped(qkv_row + (hq + h) * D, i));
-        static_cast<T*>(a.v_cache_raw)[base * D + i] = qkv_row[(hq + hkv + h) * D + i];
-      }
-      if (threadIdx.x == 0 && a.slot_positions != nullptr) a.slot_positions[base] = pos;
-      __syncthreads();
+  __shared__ float new_k[D], new_v[D];
+  const int64_t slot = len - 1;
+  const bool owns_slot = qkv_row != nullptr && slot >= start && slot < end;  // the same for the whole block
+  if (owns_slot) {
+    const int64_t at = ((b * hkv + h) * a.capacity + slot) * D;
+    for (int64_t i = threadIdx.x; i < D; i += blockDim.x) {
+      const float kv = roped(qkv_row + (hq + h) * D, i);
+      const T vv = qkv_row[(hq + hkv + h) * D + i];
+      static_cast<T*>(a.k_cache_raw)[at + i] = from_float<T>(kv);
+      static_cast<T*>(a.v_cache_raw)[at + i] = vv;
+      new_k[i] = kv;
+      new_v[i] = to_float(vv);
     }
+    if (threadIdx.x == 0 && a.slot_positions != nullptr) a.slot_positions[(b * hkv + h) * a.capacity + slot] = pos;
+    __syncthreads();  // the cache writes and new_k/new_v are visible to the block from here on
   }
   float q[kMaxGroup][kPerLane];
   float m[kMaxGroup], l[kMaxGroup], acc[kMaxGroup][kPerLane];
@@ -164,38 +203,42 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
       q[g][e] = qv * a.softmax_scale;
     }
   }
-  const T* keys = static_cast<const T*>(a.k) + (b * hkv + h) * a.capacity * D;
-  const T* values = static_cast<const T*>(a.v) + (b * hkv + h) * a.capacity * D;
-  // Each warp takes kAttnUnroll consecutive tokens per iteration: their loads, dot products and warp
-  // reductions are independent, so they overlap instead of running as one long dependent chain per token.
-  for (int64_t base = start + warp * kAttnUnroll; base < end; base += kAttnWarps * kAttnUnroll) {
-    float k[kAttnUnroll][kPerLane], v[kAttnUnroll][kPerLane], s[kAttnUnroll][kMaxGroup];
+  for (; base < end; base += kStride) {
+    float kn[U][kPerLane], vn[U][kPerLane];
+    const bool more = base + kStride < end;
+    if (more) load_tokens(base + kStride, kn, vn);  // in flight while this iteration's tokens are scored
+    if (owns_slot && slot >= base && slot < base + U) {  // loaded before the append: take the new token's
 #pragma unroll
-    for (int u = 0; u < kAttnUnroll; ++u) {
-      const int64_t j = base + u < end ? base + u : end - 1;  // past the end: a valid slot, result ignored
+      for (int u = 0; u < U; ++u) {
+        if (base + u != slot) continue;
 #pragma unroll
-      for (int e = 0; e < kPerLane; ++e) {
-        k[u][e] = to_float(keys[j * D + lane * kPerLane + e]);
-        v[u][e] = to_float(values[j * D + lane * kPerLane + e]);
+        for (int e = 0; e < kPerLane; ++e) {
+          kc[u][e] = new_k[lane * kPerLane + e];
+          vc[u][e] = new_v[lane * kPerLane + e];
+        }
       }
+    }
+    float s[U][kMaxGroup];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
 #pragma unroll
       for (int g = 0; g < kMaxGroup; ++g) {
         float dot = 0.f;
 #pragma unroll
-        for (int e = 0; e < kPerLane; ++e) dot += q[g][e] * k[u][e];
+        for (int e = 0; e < kPerLane; ++e) dot += q[g][e] * kc[u][e];
         s[u][g] = dot;
       }
     }
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) {
 #pragma unroll
-      for (int u = 0; u < kAttnUnroll; ++u) {
+      for (int u = 0; u < U; ++u) {
 #pragma unroll
         for (int g = 0; g < kMaxGroup; ++g) s[u][g] += __shfl_xor_sync(0xffffffffu, s[u][g], offset);
       }
     }
 #pragma unroll
-    for (int u = 0; u < kAttnUnroll; ++u) {
+    for (int u = 0; u < U; ++u) {
       if (base + u >= end) break;
 #pragma unroll
       for (int g = 0; g < kMaxGroup; ++g) {
@@ -205,8 +248,18 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
         const float p = expf(s[u][g] - m_new);
         l[g] = l[g] * correction + p;
 #pragma unroll
-        for (int e = 0; e < kPerLane; ++e) acc[g][e] = acc[g][e] * correction + p * v[u][e];
+        for (int e = 0; e < kPerLane; ++e) acc[g][e] = acc[g][e] * correction + p * vc[u][e];
         m[g] = m_new;
+      }
+    }
+    if (more) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+#pragma unroll
+        for (int e = 0; e < kPerLane; ++e) {
+          kc[u][e] = kn[u][e];
+          vc[u][e] = vn[u][e];
+        }
       }
     }
   }
