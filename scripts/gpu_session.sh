@@ -182,14 +182,15 @@ fi
 if has profile; then
   # Per-kernel GPU time of decode steps (Nsight Compute, clocks and caches left alone), batch 1 at 1k, for the
   # shapes in LIL_PROFILE_SHAPES: where a step's time goes between the kernels and the gaps between them.
-  # The decode kernels only (prefill runs cuBLAS); LIL_PROFILE_KERNELS launches (default: two steps' worth).
+  # The decode kernels only (prefill runs cuBLAS), eager steps (Nsight Compute does not see into the replayed
+  # graph); the first LIL_PROFILE_KERNELS launches: the warm-up run's steps (64-token context), then the 1k ones.
   log "profile -> $out/ncu-*.csv"
   for shape in ${LIL_PROFILE_SHAPES:-qwen2-1.5b llama-8b}; do
     timeout 240 ncu --clock-control none --cache-control none --graph-profiling node --csv \
-      -k 'regex:gemv|attention|moe|decode|persistent' --launch-count "${LIL_PROFILE_KERNELS:-420}" \
+      -k 'regex:gemv|attention|moe|decode|persistent' --launch-count "${LIL_PROFILE_KERNELS:-900}" \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum \
       ./build-gpu/lil bench --random-weights --device cuda --shape "$shape" --context 1024 --batch 1 \
-      --new-tokens 4 > "$out/ncu-$shape.csv" 2> "$out/ncu-$shape.err"
+      --new-tokens 4 --mode eager > "$out/ncu-$shape.csv" 2> "$out/ncu-$shape.err"
     log "$shape: $(grep -c gpu__time_duration "$out/ncu-$shape.csv") kernels profiled"
   done
 fi

@@ -89,7 +89,8 @@ void grouped_gemv(int dtype, const GroupedGemvArgs& args, void* stream);
 //   epilogue: y = T(acc + bias); with `swiglu` W is [2n, k] (gate rows, then up rows) and
 //        y = T(T(silu(T(gate))) * T(up)); with a residual [m, n], y = T(residual + T(y)); with out_float the
 //        result is stored as float32 (after rounding to T), as `linear(...).float()` gives it.
-// Each block stages x' in shared memory as float32 (m * k * 4 bytes: gemv_supported says whether it fits)
+// Each block stages x' in shared memory as float32 (m * k * 4 bytes, plus k * 4 for the norm weights when a
+// norm is fused in: gemv_supported says whether it fits)
 // and its warps stream whole weight rows, so every weight byte is read once per step.
 // Four: at eight rows the CUDA-core dot products, not the memory, limit the kernel (measured on the H200: the
 // 1.5B shape at batch 8, 32k context, took 6.4 ms per step with `sink` against 3.8 ms through cuBLAS).
@@ -106,7 +107,7 @@ struct GemvArgs {
   float eps = 0.f;
   bool swiglu = false, out_float = false;
 };
-bool gemv_supported(int dtype, int64_t m, int64_t k);
+bool gemv_supported(int dtype, int64_t m, int64_t k, bool norm = false);
 void gemv(int dtype, const GemvArgs& args, void* stream);
 
 // The Qwen2-MoE sparse block for a few tokens, after a gemv that produced the router logits (E columns, then

@@ -84,8 +84,8 @@ __device__ __forceinline__ void load_chunk(const T* const (&w)[R], int64_t v, in
 
 // Each lane's partial dot products of R weight rows (length k) with x[r] (MAXM rows of `stride` floats each,
 // shared memory). U vectors per row and lane are loaded before any is used, so R * U loads are in flight.
-// With `preloaded`, raw already holds the first chunk (load_chunk at v = lane), issued before the inputs
-// were staged so that its memory latency overlaps the staging.
+// With `preloaded`, raw already holds the first chunk (load_chunk at v = lane), issued earlier (before the
+// inputs were staged, or before the previous row's reduction) so that its memory latency overlaps that work.
 template <typename T, int R, int MAXM, int U>
 __device__ __forceinline__ void rows_dot(const T* const (&w)[R], const float* const (&x)[R], int64_t stride, int m,
                                          int64_t k, int lane, float (&acc)[R][MAXM], uint4 (&raw)[R][U],
@@ -132,30 +132,87 @@ __device__ __forceinline__ void stage_flat(const T* src, float* dst, int64_t cou
 }
 
 // Stages x [m, k] into xs (float32). With norm_w, each row becomes Hugging Face's RMSNorm of it times norm_w
-// (w * T(x * rsqrt(mean(x^2) + eps)), rounded to T), which block 0 also writes to norm_out when given.
-template <typename T>
+// (w * T(x * rsqrt(mean(x^2) + eps)), rounded to T), which block 0 also writes to norm_out when given; the
+// norm weights are staged next to the rows (xs + m * k, k floats) in the same pass as x, so the prologue
+// waits for one memory round trip, and the sums of squares are taken on the way.
+template <typename T, int MAXM = kGemvMaxRows>
 __device__ void stage_rows(const T* x, const T* norm_w, float eps, T* norm_out, float* xs, int m, int64_t k) {
-  stage_flat<T>(x, xs, m * k);
-  __syncthreads();  // the norm below reads the rows with another thread-to-element mapping
-  if (norm_w == nullptr) return;
-  __shared__ float red[kWarps];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int t = 0; t < m; ++t) {
-    float* row = xs + t * k;
-    float sum = 0.f;
-    for (int64_t i = threadIdx.x; i < k; i += blockDim.x) sum += row[i] * row[i];  // this thread's own staged values
-    sum = warp_sum(sum);
-    if (lane == 0) red[warp] = sum;
+  if (norm_w == nullptr) {
+    stage_flat<T>(x, xs, m * k);
     __syncthreads();
+    return;
+  }
+  constexpr int V = vec_of<T>();
+  constexpr int kUnroll = MAXM == 1 ? 2 : 1;  // loads in flight without spilling the preloaded weights
+  const int64_t kv = k / V;  // 16-byte vectors per row
+  float* ws = xs + m * k;
+  const uint4* xv = reinterpret_cast<const uint4*>(x);
+  const uint4* wv = reinterpret_cast<const uint4*>(norm_w);
+  float ss[MAXM];
+#pragma unroll
+  for (int t = 0; t < MAXM; ++t) ss[t] = 0.f;
+  const int64_t step = blockDim.x;
+  for (int64_t v0 = threadIdx.x; v0 < kv; v0 += kUnroll * step) {
+    uint4 wraw[kUnroll], xraw[kUnroll][MAXM];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t v = v0 + u * step;
+      if (v >= kv) continue;
+      wraw[u] = __ldg(wv + v);
+#pragma unroll
+      for (int t = 0; t < MAXM; ++t) {
+        if (t < m) xraw[u][t] = __ldg(xv + t * kv + v);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t v = v0 + u * step;
+      if (v >= kv) continue;
+      float f[8];
+      unpack(wraw[u], f, static_cast<T*>(nullptr));
+#pragma unroll
+      for (int c = 0; c < V; ++c) ws[v * V + c] = f[c];
+#pragma unroll
+      for (int t = 0; t < MAXM; ++t) {
+        if (t >= m) continue;
+        unpack(xraw[u][t], f, static_cast<T*>(nullptr));
+#pragma unroll
+        for (int c = 0; c < V; ++c) {
+          xs[t * k + v * V + c] = f[c];
+          ss[t] = fmaf(f[c], f[c], ss[t]);
+        }
+      }
+    }
+  }
+  __shared__ float red[MAXM][kWarps];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+#pragma unroll
+  for (int t = 0; t < MAXM; ++t) {
+    const float s = warp_sum(ss[t]);
+    if (lane == 0) red[t][warp] = s;
+  }
+  __syncthreads();
+  float inv[MAXM];
+#pragma unroll
+  for (int t = 0; t < MAXM; ++t) {
     float total = 0.f;
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) total += red[w];
-    __syncthreads();  // red is reused by the next row
-    const float inv = rsqrtf(total / static_cast<float>(k) + eps);
-    for (int64_t i = threadIdx.x; i < k; i += blockDim.x) {
-      const float v = round_to<T>(to_float(norm_w[i]) * round_to<T>(row[i] * inv));
-      row[i] = v;
-      if (norm_out != nullptr && blockIdx.x == 0) norm_out[t * k + i] = from_float<T>(v);
+    for (int w = 0; w < kWarps; ++w) total += red[t][w];
+    inv[t] = rsqrtf(total / static_cast<float>(k) + eps);
+  }
+  // Each thread normalises the vectors it staged (same mapping), so no barrier is needed before this.
+  for (int64_t v = threadIdx.x; v < kv; v += step) {
+#pragma unroll
+    for (int c = 0; c < V; ++c) {
+      const int64_t i = v * V + c;
+      const float w = ws[i];
+#pragma unroll
+      for (int t = 0; t < MAXM; ++t) {
+        if (t >= m) continue;
+        const float val = round_to<T>(w * round_to<T>(xs[t * k + i] * inv[t]));
+        xs[t * k + i] = val;
+        if (norm_out != nullptr && blockIdx.x == 0) norm_out[t * k + i] = from_float<T>(val);
+      }
     }
   }
   __syncthreads();
@@ -183,7 +240,7 @@ __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArg
     load_chunk<T, R, U>(rows, lane, a.k / vec_of<T>(), raw);
   }
   pdl_wait();
-  stage_rows<T>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
+  stage_rows<T, MAXM>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
                 static_cast<T*>(a.norm_out), xs, m, a.k);
   pdl_trigger();  // only now: one kernel ahead at most
   const T* bias = static_cast<const T*>(a.bias);
@@ -201,7 +258,12 @@ __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArg
 #pragma unroll
       for (int t = 0; t < MAXM; ++t) acc[r][t] = 0.f;
     }
-    rows_dot<T, R, MAXM, U>(rows, xr, a.k, m, a.k, lane, acc, raw, row == first);
+    rows_dot<T, R, MAXM, U>(rows, xr, a.k, m, a.k, lane, acc, raw, true);
+    if (row + total_warps < a.n) {  // the next row's first chunk goes out before this row's reduction
+      const T* next[R];
+      weight_rows(row + total_warps, next);
+      load_chunk<T, R, U>(next, lane, a.k / vec_of<T>(), raw);
+    }
 #pragma unroll
     for (int r = 0; r < R; ++r) {
 #pragma unroll
@@ -435,13 +497,13 @@ int64_t elem_size(int dtype) { return dtype == kF32 ? 4 : 2; }
 
 }  // namespace
 
-bool gemv_supported(int dtype, int64_t m, int64_t k) {
+bool gemv_supported(int dtype, int64_t m, int64_t k, bool norm) {
   const int64_t vec = 16 / elem_size(dtype);
-  return m >= 1 && m <= kGemvMaxRows && k > 0 && k % vec == 0 && m * k * 4 <= max_dynamic_smem();
+  return m >= 1 && m <= kGemvMaxRows && k > 0 && k % vec == 0 && (m + (norm ? 1 : 0)) * k * 4 <= max_dynamic_smem();
 }
 
 void gemv(int dtype, const GemvArgs& args, void* stream) {
-  const int64_t smem = args.m * args.k * 4;
+  const int64_t smem = (args.m + (args.norm_weight != nullptr ? 1 : 0)) * args.k * 4;
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     auto launch = [&](auto kernel) {

@@ -320,7 +320,7 @@ bool fused_linear_one_kernel(const at::Tensor& x, const at::Tensor& w, const Lin
          (!o.bias.defined() || o.bias.numel() == n) &&
          (!o.residual.defined() || (o.residual.dim() == 2 && o.residual.size(0) == x.size(0) && o.residual.size(1) == n)) &&
          (!o.norm_weight.defined() || o.norm_weight.numel() == x.size(1)) &&
-         kernels::gemv_supported(elem_type(x), x.size(0), x.size(1));
+         aligned(o.norm_weight) && kernels::gemv_supported(elem_type(x), x.size(0), x.size(1), o.norm_weight.defined());
 #else
   (void)x, (void)w, (void)o;
   return false;
