@@ -190,7 +190,7 @@ if has profile; then
       -k 'regex:gemv|attention|moe|decode|persistent' --launch-count "${LIL_PROFILE_KERNELS:-900}" \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum \
       ./build-gpu/lil bench --random-weights --device cuda --shape "$shape" --context 1024 --batch 1 \
-      --new-tokens 4 --mode eager > "$out/ncu-$shape.csv" 2> "$out/ncu-$shape.err"
+      --new-tokens 4 --mode fused > "$out/ncu-$shape.csv" 2> "$out/ncu-$shape.err"
     log "$shape: $(grep -c gpu__time_duration "$out/ncu-$shape.csv") kernels profiled"
   done
 fi
