@@ -84,28 +84,58 @@ constexpr int kAttnWarps = 4;
 constexpr int kAttnMaxGroup = 8;  // query heads per KV head; kernels are built for 1, 2, 4 and 8
 constexpr int kAttnUnroll = 4;
 
-// Output element d of query head bh (= b * Hq + head) from the splits' partials.
-template <typename T, int D>
-__device__ __forceinline__ void combine_splits(const DecodeAttentionArgs& a, int64_t bh, int d) {
-  const float* part = a.partial + bh * a.splits * (D + 2);
-  float big = -INFINITY;
-  for (int64_t s = 0; s < a.splits; ++s) big = fmaxf(big, part[s * (D + 2) + D]);
-  float sum = 0.f, out = 0.f;
-  for (int64_t s = 0; s < a.splits; ++s) {
-    const float ms = part[s * (D + 2) + D];
-    if (ms == -INFINITY) continue;
-    const float scale = expf(ms - big);
-    sum += part[s * (D + 2) + D + 1] * scale;
-    out += part[s * (D + 2) + d] * scale;
-  }
-  static_cast<T*>(a.out)[bh * D + d] = from_float<T>(sum > 0.f ? out / sum : 0.f);
-}
-
+// Output of query head bh (= b * Hq + head) from the splits' partials, one block of D threads: the splits'
+// maxima and scales are taken in parallel over the splits (scale in dynamic shared memory, one float per
+// split), then each thread sums its dimension over the splits with kCombineBatch loads in flight, so the
+// block waits for a few memory round trips, not one per split.
+constexpr int kCombineBatch = 16;
 template <typename T, int D>
 __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
   pdl_wait();
   pdl_trigger();
-  combine_splits<T, D>(a, blockIdx.x, threadIdx.x);
+  extern __shared__ float scale[];  // [splits]
+  __shared__ float red[D / 32];
+  __shared__ float total;
+  const int64_t bh = blockIdx.x;
+  const int d = threadIdx.x, warp = d / 32, lane = d % 32;
+  const float* part = a.partial + bh * a.splits * (D + 2);
+  float big = -INFINITY;
+  for (int64_t s = d; s < a.splits; s += D) big = fmaxf(big, part[s * (D + 2) + D]);
+  for (int offset = 16; offset > 0; offset >>= 1) big = fmaxf(big, __shfl_xor_sync(0xffffffffu, big, offset));
+  if (lane == 0) red[warp] = big;
+  __syncthreads();
+  big = red[0];
+#pragma unroll
+  for (int w = 1; w < D / 32; ++w) big = fmaxf(big, red[w]);
+  float sum = 0.f;
+  for (int64_t s = d; s < a.splits; s += D) {
+    const float ms = part[s * (D + 2) + D];
+    const float w = ms == -INFINITY ? 0.f : expf(ms - big);
+    scale[s] = w;
+    sum += part[s * (D + 2) + D + 1] * w;
+  }
+  sum = warp_sum(sum);
+  __syncthreads();  // red is reused
+  if (lane == 0) red[warp] = sum;
+  __syncthreads();
+  if (d == 0) {
+    float t = 0.f;
+#pragma unroll
+    for (int w = 0; w < D / 32; ++w) t += red[w];
+    total = t;
+  }
+  __syncthreads();
+  float out = 0.f;
+  for (int64_t s0 = 0; s0 < a.splits; s0 += kCombineBatch) {
+    float v[kCombineBatch];
+#pragma unroll
+    for (int u = 0; u < kCombineBatch; ++u) v[u] = s0 + u < a.splits ? part[(s0 + u) * (D + 2) + d] : 0.f;
+#pragma unroll
+    for (int u = 0; u < kCombineBatch; ++u) {
+      if (s0 + u < a.splits) out += v[u] * scale[s0 + u];
+    }
+  }
+  static_cast<T*>(a.out)[bh * D + d] = from_float<T>(total > 0.f ? out / total : 0.f);
 }
 
 // P consecutive elements of T (P * sizeof(T) bytes, aligned to that) loaded in one access, as float.
@@ -159,30 +189,44 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
   // With the fused projection given (a.qkv), RoPE of the query heads is computed here, and the block whose
   // chunk holds the token's slot writes its roped key and its value into the cache (what rope_append would
   // have done in a kernel of its own); that block's speculative loads of the slot are patched from shared
-  // memory.
+  // memory. Lane l holds dimensions [l P, l P + P); rotate_half's partner dimensions (i +- D/2) are lane
+  // l ^ 16's, taken by a shuffle, so each head is one packed load per lane.
   const T* qkv_row = a.qkv != nullptr ? static_cast<const T*>(a.qkv) + b * (hq + 2 * hkv) * D : nullptr;
-  auto roped = [&](const T* src, int64_t i) {
-    const int64_t half = D / 2;
-    const float x = to_float(src[i]);
-    const float rot = i < half ? -to_float(src[i + half]) : to_float(src[i - half]);
-    const float c = to_float(static_cast<const T*>(a.cos)[pos * D + i]);
-    const float sn = to_float(static_cast<const T*>(a.sin)[pos * D + i]);
-    return round_to<T>(round_to<T>(x * c) + round_to<T>(rot * sn));
+  float cs[kPerLane], sn[kPerLane];
+  if (qkv_row != nullptr) {
+    load_pack<T, kPerLane>(static_cast<const T*>(a.cos) + pos * D + lane * kPerLane, cs);
+    load_pack<T, kPerLane>(static_cast<const T*>(a.sin) + pos * D + lane * kPerLane, sn);
+  }
+  auto rope = [&](float (&x)[kPerLane]) {  // in place, all 32 lanes together; Hugging Face's roundings in T
+#pragma unroll
+    for (int e = 0; e < kPerLane; ++e) {
+      const float other = __shfl_xor_sync(0xffffffffu, x[e], 16);
+      const float rot = lane < 16 ? -other : other;
+      x[e] = round_to<T>(round_to<T>(x[e] * cs[e]) + round_to<T>(rot * sn[e]));
+    }
   };
   __shared__ float new_k[D], new_v[D];
   const int64_t slot = len - 1;
   const bool owns_slot = qkv_row != nullptr && slot >= start && slot < end;  // the same for the whole block
   if (owns_slot) {
-    const int64_t at = ((b * hkv + h) * a.capacity + slot) * D;
-    for (int64_t i = threadIdx.x; i < D; i += blockDim.x) {
-      const float kv = roped(qkv_row + (hq + h) * D, i);
-      const T vv = qkv_row[(hq + hkv + h) * D + i];
-      static_cast<T*>(a.k_cache_raw)[at + i] = from_float<T>(kv);
-      static_cast<T*>(a.v_cache_raw)[at + i] = vv;
-      new_k[i] = kv;
-      new_v[i] = to_float(vv);
+    if (warp == 0) {
+      float kx[kPerLane], vx[kPerLane];
+      load_pack<T, kPerLane>(qkv_row + (hq + h) * D + lane * kPerLane, kx);
+      load_pack<T, kPerLane>(qkv_row + (hq + hkv + h) * D + lane * kPerLane, vx);
+      rope(kx);
+      const int64_t at = ((b * hkv + h) * a.capacity + slot) * D + lane * kPerLane;
+      Pack<T, kPerLane> kp, vp;
+#pragma unroll
+      for (int e = 0; e < kPerLane; ++e) {
+        kp.e[e] = from_float<T>(kx[e]);
+        vp.e[e] = from_float<T>(vx[e]);
+        new_k[lane * kPerLane + e] = kx[e];
+        new_v[lane * kPerLane + e] = vx[e];
+      }
+      *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.k_cache_raw) + at) = kp;
+      *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.v_cache_raw) + at) = vp;
+      if (lane == 0 && a.slot_positions != nullptr) a.slot_positions[(b * hkv + h) * a.capacity + slot] = pos;
     }
-    if (threadIdx.x == 0 && a.slot_positions != nullptr) a.slot_positions[(b * hkv + h) * a.capacity + slot] = pos;
     __syncthreads();  // the cache writes and new_k/new_v are visible to the block from here on
   }
   float q[kMaxGroup][kPerLane];
@@ -194,13 +238,18 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
 #pragma unroll
     for (int e = 0; e < kPerLane; ++e) {
       acc[g][e] = 0.f;
-      const int64_t i = lane * kPerLane + e;
-      float qv = 0.f;
-      if (g < group) {
-        qv = qkv_row != nullptr ? roped(qkv_row + (h * group + g) * D, i)
-                                : to_float(static_cast<const T*>(a.q)[((b * hq) + h * group + g) * D + i]);
+      q[g][e] = 0.f;
+    }
+    if (g < group) {
+      const int64_t head = h * group + g;
+      if (qkv_row != nullptr) {
+        load_pack<T, kPerLane>(qkv_row + head * D + lane * kPerLane, q[g]);
+        rope(q[g]);
+      } else {
+        load_pack<T, kPerLane>(static_cast<const T*>(a.q) + (b * hq + head) * D + lane * kPerLane, q[g]);
       }
-      q[g][e] = qv * a.softmax_scale;
+#pragma unroll
+      for (int e = 0; e < kPerLane; ++e) q[g][e] *= a.softmax_scale;
     }
   }
   for (; base < end; base += kStride) {
@@ -405,7 +454,8 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
       else if (group <= 2) launch_dependent(attention_split_kernel<T, D, 2>, grid, dim3(kAttnWarps * 32), 0, s, args);
       else if (group <= 4) launch_dependent(attention_split_kernel<T, D, 4>, grid, dim3(kAttnWarps * 32), 0, s, args);
       else launch_dependent(attention_split_kernel<T, D, 8>, grid, dim3(kAttnWarps * 32), 0, s, args);
-      launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D), 0, s, args);
+      launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D),
+                       static_cast<size_t>(args.splits) * sizeof(float), s, args);
     };
     if (args.head_dim == 64) split(std::integral_constant<int, 64>());
     else split(std::integral_constant<int, 128>());
