@@ -258,6 +258,12 @@ __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArg
 #pragma unroll
       for (int t = 0; t < MAXM; ++t) acc[r][t] = 0.f;
     }
+    // Lane t's epilogue operands (bias, residual of token t) are loaded now, in flight during the dot products.
+    float bias_v = 0.f, res_v = 0.f;
+    if (!SWIGLU && lane < m) {
+      if (bias != nullptr) bias_v = to_float(bias[row]);
+      if (res != nullptr) res_v = to_float(res[lane * a.n + row]);
+    }
     rows_dot<T, R, MAXM, U>(rows, xr, a.k, m, a.k, lane, acc, raw, true);
     if (row + total_warps < a.n) {  // the next row's first chunk goes out before this row's reduction
       const T* next[R];
@@ -278,8 +284,8 @@ __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArg
         y = round_to<T>(g / (1.f + expf(-g))) * u;
       } else {
         y = acc[0][t];
-        if (bias != nullptr) y += to_float(bias[row]);
-        if (res != nullptr) y = to_float(res[t * a.n + row]) + round_to<T>(y);
+        if (bias != nullptr) y += bias_v;
+        if (res != nullptr) y = res_v + round_to<T>(y);
       }
       const int64_t idx = t * a.n + row;
       if (a.out_float) static_cast<float*>(a.out)[idx] = round_to<T>(y);
