@@ -11,6 +11,9 @@
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
 #   bench-pdl:  batch 1 at 1k on the three shapes with programmatic dependent launch off, then on (LIL_PDL=1),
 #               for each GEMV grid of LIL_AB_BLOCKS (blocks per SM, default "4").
+#   bench-ab:   batch 1 at 1k on the three shapes for each value of one environment knob (LIL_AB_VAR, default
+#               LIL_FUSED_COMBINE, over LIL_AB_VALUES, default "0 1"); lines tagged with the knob.
+#   profile:    Nsight Compute per-kernel times of fused (non-graph) batch-1 decode steps (LIL_PROFILE_SHAPES).
 #   bench-32k:  32k context, batch 8, the 1.5B shape: full, sink, h2o, quest, infllm at budget 256.
 #   bench-long: 32k context, batch 8, every policy at budgets 256 / 1024 against full; controller overhead.
 #   bench-policies: the policies issue's grid: one decode step of a Llama-8B-shaped bf16 model at contexts
@@ -169,6 +172,20 @@ if has bench-pdl; then  # programmatic dependent launch off vs on, batch 1, the 
   grep -h '"shape"' "$results" | python3 -c 'import sys,json
 for l in sys.stdin:
   d=json.loads(l); print(d.get("shape"), d.get("batch"), d.get("context"), d.get("policy"), d.get("budget"), "pdl", d.get("pdl"), "blocks", d.get("gemv_blocks_per_sm"), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.2f floor" % d["tbt_over_floor"])'
+fi
+
+if has bench-ab; then  # A/B of one environment knob (LIL_AB_VAR over LIL_AB_VALUES), batch 1 at 1k, three shapes
+  var="${LIL_AB_VAR:-LIL_FUSED_COMBINE}"
+  log "A/B of $var over ${LIL_AB_VALUES:-0 1} -> $results"
+  for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do
+    for value in ${LIL_AB_VALUES:-0 1}; do
+      env "$var=$value" LIL_BENCH_TAG="\"$var\":\"$value\"" \
+        lil_bench --shape "$shape" --context 1024 --batch 1 --new-tokens 64 >/dev/null
+    done
+  done
+  grep -h "\"$var\"" "$results" | python3 -c 'import sys,json
+for l in sys.stdin:
+  d=json.loads(l); print(d.get("shape"), "'"$var"'", d.get("'"$var"'"), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.3f floor" % d["tbt_over_floor"])'
 fi
 
 if has bench-32k; then  # 32k context, batch 8, qwen2-1.5b: full and four policies at budget 256
