@@ -33,7 +33,7 @@ RopedQKV reference_rope(const at::Tensor& qkv, const at::Tensor& cos, const at::
 // `partial` is the float32 scratch of the split attention (decode_attention_scratch elements). With
 // `counters` (int32 [B * Hkv], zeros; left zero by every call) the combine runs inside the split kernel (the
 // last block of each KV head combines its query heads): one kernel instead of two, same result. Returns
-// [B, Hq, D]. fused_combine_enabled(): whether caches pass counters (LIL_FUSED_COMBINE=0 turns it off).
+// [B, Hq, D]. fused_combine_enabled(): whether caches pass counters (LIL_FUSED_COMBINE=1 turns it on).
 int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capacity, int64_t* chunk);
 int64_t decode_attention_scratch(int64_t batch, int64_t n_q_heads, int64_t head_dim, int64_t splits);
 bool fused_full_attention_supported(const at::Tensor& like, int64_t head_dim, int64_t group);
