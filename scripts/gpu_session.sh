@@ -209,6 +209,7 @@ if has profile; then
       ./build-gpu/lil bench --random-weights --device cuda --shape "$shape" --context 1024 --batch 1 \
       --new-tokens 4 --mode fused > "$out/ncu-$shape.csv" 2> "$out/ncu-$shape.err"
     log "$shape: $(grep -c gpu__time_duration "$out/ncu-$shape.csv") kernels profiled"
+    python3 scripts/ncu_summary.py "$out/ncu-$shape.csv" > "$out/ncu-$shape.md" && cat "$out/ncu-$shape.md"
   done
 fi
 
