@@ -12,7 +12,7 @@
 #   bench-pdl:  batch 1 at 1k on the three shapes with programmatic dependent launch off, then on (LIL_PDL=1),
 #               for each GEMV grid of LIL_AB_BLOCKS (blocks per SM, default "4").
 #   bench-ab:   batch 1 at 1k on the three shapes for each value of one environment knob (LIL_AB_VAR, default
-#               LIL_FUSED_COMBINE, over LIL_AB_VALUES, default "0 1"); lines tagged with the knob.
+#               LIL_GEMV_BLOCKS_PER_SM, over LIL_AB_VALUES, default "1 2"); lines tagged with the knob.
 #   profile:    Nsight Compute per-kernel times of fused (non-graph) batch-1 decode steps (LIL_PROFILE_SHAPES).
 #   bench-32k:  32k context, batch 8, the 1.5B shape: full, sink, h2o, quest, infllm at budget 256.
 #   bench-long: 32k context, batch 8, every policy at budgets 256 / 1024 against full; controller overhead.
@@ -175,10 +175,10 @@ for l in sys.stdin:
 fi
 
 if has bench-ab; then  # A/B of one environment knob (LIL_AB_VAR over LIL_AB_VALUES), batch 1 at 1k, three shapes
-  var="${LIL_AB_VAR:-LIL_FUSED_COMBINE}"
-  log "A/B of $var over ${LIL_AB_VALUES:-0 1} -> $results"
+  var="${LIL_AB_VAR:-LIL_GEMV_BLOCKS_PER_SM}"
+  log "A/B of $var over ${LIL_AB_VALUES:-1 2} -> $results"
   for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do
-    for value in ${LIL_AB_VALUES:-0 1}; do
+    for value in ${LIL_AB_VALUES:-1 2}; do
       env "$var=$value" LIL_BENCH_TAG="\"$var\":\"$value\"" \
         lil_bench --shape "$shape" --context 1024 --batch 1 --new-tokens 64 >/dev/null
     done

@@ -84,37 +84,39 @@ constexpr int kAttnWarps = 4;
 constexpr int kAttnMaxGroup = 8;  // query heads per KV head; kernels are built for 1, 2, 4 and 8
 constexpr int kAttnUnroll = 4;
 
-// Output of query head bh (= b * Hq + head) from the splits' partials, thread d of the block computing
-// dimension d (threads past D only join the barriers): the splits' maxima and scales are taken in parallel
-// over the splits (`scale`: shared memory, one float per split), then each thread sums its dimension over the
-// splits with kCombineBatch loads in flight, so the block waits for a few memory round trips, not one per
-// split. The partials are read through L2 (other blocks of the same kernel may have written them).
+// Output of query head bh (= b * Hq + head) from the splits' partials, one block of D threads: the splits'
+// maxima and scales are taken in parallel over the splits (scale in dynamic shared memory, one float per
+// split), then each thread sums its dimension over the splits with kCombineBatch loads in flight, so the
+// block waits for a few memory round trips, not one per split.
 constexpr int kCombineBatch = 16;
 template <typename T, int D>
-__device__ void combine_head(const DecodeAttentionArgs& a, int64_t bh, float* scale) {
+__global__ void attention_combine_kernel(DecodeAttentionArgs a) {
+  pdl_wait();
+  pdl_trigger();
+  extern __shared__ float scale[];  // [splits]
   __shared__ float red[D / 32];
   __shared__ float total;
+  const int64_t bh = blockIdx.x;
   const int d = threadIdx.x, warp = d / 32, lane = d % 32;
-  const bool active = d < D;
   const float* part = a.partial + bh * a.splits * (D + 2);
   float big = -INFINITY;
-  for (int64_t s = d; active && s < a.splits; s += D) big = fmaxf(big, __ldcg(part + s * (D + 2) + D));
+  for (int64_t s = d; s < a.splits; s += D) big = fmaxf(big, part[s * (D + 2) + D]);
   for (int offset = 16; offset > 0; offset >>= 1) big = fmaxf(big, __shfl_xor_sync(0xffffffffu, big, offset));
-  if (lane == 0 && active) red[warp] = big;
+  if (lane == 0) red[warp] = big;
   __syncthreads();
   big = red[0];
 #pragma unroll
   for (int w = 1; w < D / 32; ++w) big = fmaxf(big, red[w]);
   float sum = 0.f;
-  for (int64_t s = d; active && s < a.splits; s += D) {
-    const float ms = __ldcg(part + s * (D + 2) + D);
+  for (int64_t s = d; s < a.splits; s += D) {
+    const float ms = part[s * (D + 2) + D];
     const float w = ms == -INFINITY ? 0.f : expf(ms - big);
     scale[s] = w;
-    sum += __ldcg(part + s * (D + 2) + D + 1) * w;
+    sum += part[s * (D + 2) + D + 1] * w;
   }
   sum = warp_sum(sum);
   __syncthreads();  // red is reused
-  if (lane == 0 && active) red[warp] = sum;
+  if (lane == 0) red[warp] = sum;
   __syncthreads();
   if (d == 0) {
     float t = 0.f;
@@ -123,28 +125,17 @@ __device__ void combine_head(const DecodeAttentionArgs& a, int64_t bh, float* sc
     total = t;
   }
   __syncthreads();
-  if (active) {
-    float out = 0.f;
-    for (int64_t s0 = 0; s0 < a.splits; s0 += kCombineBatch) {
-      float v[kCombineBatch];
+  float out = 0.f;
+  for (int64_t s0 = 0; s0 < a.splits; s0 += kCombineBatch) {
+    float v[kCombineBatch];
 #pragma unroll
-      for (int u = 0; u < kCombineBatch; ++u) v[u] = s0 + u < a.splits ? __ldcg(part + (s0 + u) * (D + 2) + d) : 0.f;
+    for (int u = 0; u < kCombineBatch; ++u) v[u] = s0 + u < a.splits ? part[(s0 + u) * (D + 2) + d] : 0.f;
 #pragma unroll
-      for (int u = 0; u < kCombineBatch; ++u) {
-        if (s0 + u < a.splits) out += v[u] * scale[s0 + u];
-      }
+    for (int u = 0; u < kCombineBatch; ++u) {
+      if (s0 + u < a.splits) out += v[u] * scale[s0 + u];
     }
-    static_cast<T*>(a.out)[bh * D + d] = from_float<T>(total > 0.f ? out / total : 0.f);
   }
-  __syncthreads();  // scale, red and total are free for the next head
-}
-
-template <typename T, int D>
-__global__ void attention_combine_kernel(DecodeAttentionArgs a) {
-  pdl_wait();
-  pdl_trigger();
-  extern __shared__ float dyn_smem[];  // [splits]
-  combine_head<T, D>(a, blockIdx.x, dyn_smem);
+  static_cast<T*>(a.out)[bh * D + d] = from_float<T>(total > 0.f ? out / total : 0.f);
 }
 
 // P consecutive elements of T (P * sizeof(T) bytes, aligned to that) loaded in one access, as float.
@@ -355,21 +346,6 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
       part[D + 1] = sum;
     }
   }
-  if (a.counters == nullptr) return;
-  // Fused combine: the last split block of this (sequence, KV head) to finish combines its query heads.
-  __shared__ int last;
-  __threadfence();  // this block's partials are visible device-wide before it is counted
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    unsigned int* counter = a.counters + b * hkv + h;
-    last = atomicAdd(counter, 1u) + 1 == gridDim.x;
-    if (last) *counter = 0;  // every split has arrived: ready for the next layer's launch
-  }
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  extern __shared__ float dyn_smem[];  // [splits]
-  for (int64_t g = 0; g < group; ++g) combine_head<T, D>(a, b * hq + h * group + g, dyn_smem);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -469,20 +445,17 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
                   static_cast<unsigned>(args.batch));
   const unsigned combine_blocks = static_cast<unsigned>(args.batch * args.n_q_heads);
   const int64_t group = args.n_q_heads / args.n_kv_heads;
-  const size_t scale_bytes = static_cast<size_t>(args.splits) * sizeof(float);
-  const size_t split_smem = args.counters != nullptr ? scale_bytes : 0;
   cudaStream_t s = as_stream(stream);
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     auto split = [&](auto dim_tag) {
       constexpr int D = decltype(dim_tag)::value;
-      if (group <= 1) launch_dependent(attention_split_kernel<T, D, 1>, grid, dim3(kAttnWarps * 32), split_smem, s, args);
-      else if (group <= 2) launch_dependent(attention_split_kernel<T, D, 2>, grid, dim3(kAttnWarps * 32), split_smem, s, args);
-      else if (group <= 4) launch_dependent(attention_split_kernel<T, D, 4>, grid, dim3(kAttnWarps * 32), split_smem, s, args);
-      else launch_dependent(attention_split_kernel<T, D, 8>, grid, dim3(kAttnWarps * 32), split_smem, s, args);
-      if (args.counters == nullptr) {
-        launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D), scale_bytes, s, args);
-      }
+      if (group <= 1) launch_dependent(attention_split_kernel<T, D, 1>, grid, dim3(kAttnWarps * 32), 0, s, args);
+      else if (group <= 2) launch_dependent(attention_split_kernel<T, D, 2>, grid, dim3(kAttnWarps * 32), 0, s, args);
+      else if (group <= 4) launch_dependent(attention_split_kernel<T, D, 4>, grid, dim3(kAttnWarps * 32), 0, s, args);
+      else launch_dependent(attention_split_kernel<T, D, 8>, grid, dim3(kAttnWarps * 32), 0, s, args);
+      launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D),
+                       static_cast<size_t>(args.splits) * sizeof(float), s, args);
     };
     if (args.head_dim == 64) split(std::integral_constant<int, 64>());
     else split(std::integral_constant<int, 128>());

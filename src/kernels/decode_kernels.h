@@ -59,9 +59,6 @@ struct DecodeAttentionArgs {
   int64_t batch = 0, n_q_heads = 0, n_kv_heads = 0, head_dim = 0, capacity = 0;
   int64_t chunk = 256, splits = 1;
   float softmax_scale = 1.0f;
-  // With counters ([B * Hkv], zero before the first launch; each launch leaves them zero), the last split
-  // block of each (sequence, KV head) to finish combines that head group's partials itself: one kernel.
-  unsigned int* counters = nullptr;
 };
 void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream);
 bool decode_attention_supports(int64_t head_dim, int64_t group);

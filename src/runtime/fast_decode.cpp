@@ -3,7 +3,6 @@
 #include <cstdint>
 
 #include <algorithm>
-#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -142,12 +141,6 @@ int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capac
   return (capacity + c - 1) / c;
 }
 
-bool fused_combine_enabled() {
-  // Opt-in (LIL_FUSED_COMBINE=1) until it has been measured against the separate combine kernel on a GPU.
-  const char* env = std::getenv("LIL_FUSED_COMBINE");
-  return env != nullptr && std::string(env) == "1";
-}
-
 int64_t decode_attention_scratch(int64_t batch, int64_t n_q_heads, int64_t head_dim, int64_t splits) {
   return batch * n_q_heads * splits * (head_dim + 2);
 }
@@ -176,7 +169,7 @@ at::Tensor reference_full_attention(const at::Tensor& q, const at::Tensor& k_cac
 at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
                              const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
                              const at::Tensor& slot_positions, const at::Tensor& partial, int64_t n_q_heads,
-                             double softmax_scale, const at::Tensor& counters) {
+                             double softmax_scale) {
 #ifdef LIL_WITH_CUDA
   const int64_t rows = k_cache.size(0), n_kv = k_cache.size(1), capacity = k_cache.size(2), d = k_cache.size(3);
   require(k_cache.is_contiguous() && v_cache.is_contiguous() && slot_positions.is_contiguous() &&
@@ -209,18 +202,12 @@ at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const
   a.chunk = chunk;
   a.splits = splits;
   a.softmax_scale = static_cast<float>(softmax_scale);
-  if (counters.defined()) {
-    require(counters.is_cuda() && counters.scalar_type() == at::kInt && counters.is_contiguous() &&
-                counters.numel() >= rows * n_kv,
-            "fused_full_decode", "counters: contiguous int32 [B * Hkv] on the GPU");
-    a.counters = reinterpret_cast<unsigned int*>(counters.data_ptr<int32_t>());
-  }
   kernels::decode_attention(elem_type(qkv), a, current_stream());
   check_launch("fused_full_decode (attention)");
   return out;
 #else
   (void)qkv, (void)cos, (void)sin, (void)positions, (void)k_cache, (void)v_cache, (void)slot_positions, (void)partial,
-      (void)n_q_heads, (void)softmax_scale, (void)counters;
+      (void)n_q_heads, (void)softmax_scale;
   no_cuda("fused_full_decode");
 #endif
 }

@@ -30,18 +30,15 @@ RopedQKV reference_rope(const at::Tensor& qkv, const at::Tensor& cos, const at::
 // The `full` policy's decode step on a cache whose slot i holds position i: RoPE, write the token's key and
 // value to slot positions[b] of k_cache / v_cache [B, Hkv, C, D] (slot_positions [B, Hkv, C] records it),
 // then attend q to slots [0, positions[b]] (two kernels: split attention with the RoPE and append, combine).
-// `partial` is the float32 scratch of the split attention (decode_attention_scratch elements). With
-// `counters` (int32 [B * Hkv], zeros; left zero by every call) the combine runs inside the split kernel (the
-// last block of each KV head combines its query heads): one kernel instead of two, same result. Returns
-// [B, Hq, D]. fused_combine_enabled(): whether caches pass counters (LIL_FUSED_COMBINE=1 turns it on).
+// `partial` is the float32 scratch of the split attention (decode_attention_scratch elements). Returns
+// [B, Hq, D].
 int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capacity, int64_t* chunk);
 int64_t decode_attention_scratch(int64_t batch, int64_t n_q_heads, int64_t head_dim, int64_t splits);
 bool fused_full_attention_supported(const at::Tensor& like, int64_t head_dim, int64_t group);
 at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
                              const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
                              const at::Tensor& slot_positions, const at::Tensor& partial, int64_t n_q_heads,
-                             double softmax_scale, const at::Tensor& counters = at::Tensor());
-bool fused_combine_enabled();
+                             double softmax_scale);
 // Attention alone (q [B, Hq, D] already roped, the token already in the cache), as the reference computes it.
 at::Tensor reference_full_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                                     const at::Tensor& positions, double softmax_scale);

@@ -34,7 +34,6 @@ KVCache::KVCache(std::unique_ptr<Policy> policy, const CacheShape& shape, c10::S
     const int64_t splits = decode_attention_splits(shape.rows, shape.n_kv_heads, capacity_, &chunk);
     attention_scratch_ = at::empty({decode_attention_scratch(shape.rows, shape.n_q_heads, shape.head_dim, splits)},
                                    float_opts.dtype(at::kFloat));
-    if (fused_combine_enabled()) attention_counters_ = at::zeros({shape.rows * shape.n_kv_heads}, long_opts.dtype(at::kInt));
   }
 }
 
@@ -175,7 +174,7 @@ at::Tensor KVCache::decode_full_fused(int64_t layer, const at::Tensor& qkv, cons
   LayerCache& c = layers_[static_cast<size_t>(layer)];
   c.decode_steps += 1;
   at::Tensor out = fused_full_decode(qkv, cos, sin, position, c.keys, c.values, c.positions, attention_scratch_,
-                                     shape_.n_q_heads, softmax_scale, attention_counters_);
+                                     shape_.n_q_heads, softmax_scale);
   if (layer == 0) {
     // Slots [0, position] are resident and attended, in every layer and KV head alike.
     at::Tensor filled = at::clamp_max(position + 1, capacity_);

@@ -90,7 +90,6 @@ class KVCache {
   std::vector<LayerCache> layers_;
   bool fused_full_ = false;
   at::Tensor attention_scratch_;  // float32 partials of the fused split attention
-  at::Tensor attention_counters_;  // int32 [B * Hkv] arrival counters of its fused combine (fast_decode.h)
   // Per-step counters are updated in place, so a decode step captured in a CUDA graph keeps writing the
   // tensors end_step() reads.
   at::Tensor step_attended_;   // [B] max over layers/heads in the current step

@@ -172,19 +172,7 @@ TEST_CASE("Fused kernels: full-policy decode attention equals dense attention ov
         int64_t chunk = 0;
         const int64_t splits = decode_attention_splits(rows, hkv, capacity, &chunk);
         at::Tensor scratch = at::empty({decode_attention_scratch(rows, hq, d, splits)}, cuda(at::kFloat));
-        at::Tensor k_before = k_cache.clone(), v_before = v_cache.clone();
         at::Tensor got = fused_full_decode(qkv, cos, sin, pos, k_cache, v_cache, slot_pos, scratch, hq, scale);
-        // The combine fused into the split kernel (arrival counters) gives the same bits, and leaves the
-        // counters zero for the next call (run twice).
-        at::Tensor counters = at::zeros({rows * hkv}, cuda(at::kInt));
-        for (int call = 0; call < 2; ++call) {
-          INFO("fused combine, call " << call);
-          at::Tensor k2 = k_before.clone(), v2 = v_before.clone(), slots2 = at::full_like(slot_pos, -1);
-          at::Tensor fused = fused_full_decode(qkv, cos, sin, pos, k2, v2, slots2, scratch, hq, scale, counters);
-          CHECK(at::equal(fused, got));
-          CHECK(at::equal(k2, k_cache));
-          CHECK(counters.eq(0).all().item<bool>());
-        }
         CHECK(max_abs_diff(k_cache, k_ref) <= tolerance(t, k_ref));
         CHECK(max_abs_diff(v_cache, v_ref) == 0);
         CHECK(max_abs_diff(got, ref) <= tolerance(t, ref));
