@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -131,8 +132,13 @@ RopedQKV fused_rope(const at::Tensor& qkv, const at::Tensor& cos, const at::Tens
 // ---- full attention ----
 int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capacity, int64_t* chunk) {
   // Enough blocks to cover the GPU (~2 per SM of a large GPU); chunks of at least 32 slots (two rounds of
-  // four tokens for each of the block's four warps).
-  const int64_t target_blocks = 264;
+  // four tokens for each of the block's four warps). LIL_ATTN_TARGET_BLOCKS (16..4096) overrides the 264, for
+  // measurements (scripts/gpu_session.sh bench-ab).
+  static const int64_t target_blocks = [] {
+    const char* env = std::getenv("LIL_ATTN_TARGET_BLOCKS");
+    const int64_t v = env != nullptr ? std::atoll(env) : 264;
+    return v >= 16 && v <= 4096 ? v : int64_t{264};
+  }();
   const int64_t per_split = std::max<int64_t>(1, batch * n_kv_heads);
   const int64_t want_splits = std::max<int64_t>(1, (target_blocks + per_split - 1) / per_split);
   int64_t c = (capacity + want_splits - 1) / want_splits;
