@@ -179,8 +179,8 @@ if has bench-ab; then  # A/B of one environment knob (LIL_AB_VAR over LIL_AB_VAL
   log "A/B of $var over ${LIL_AB_VALUES:-1 2} -> $results"
   for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do
     for value in ${LIL_AB_VALUES:-1 2}; do
-      env "$var=$value" LIL_BENCH_TAG="\"$var\":\"$value\"" \
-        lil_bench --shape "$shape" --context 1024 --batch 1 --new-tokens 64 >/dev/null
+      (export "$var=$value" LIL_BENCH_TAG="\"$var\":\"$value\""  # lil_bench is a function: no `env`
+       lil_bench --shape "$shape" --context 1024 --batch 1 --new-tokens 64 >/dev/null)
     done
   done
   grep -h "\"$var\"" "$results" | python3 -c 'import sys,json
