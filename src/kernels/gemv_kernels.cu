@@ -503,13 +503,16 @@ int64_t elem_size(int dtype) { return dtype == kF32 ? 4 : 2; }
 
 }  // namespace
 
+// Dynamic shared memory of gemv_kernel: the m staged rows as float32, plus the norm weights when a norm is fused.
+static int64_t gemv_smem_bytes(int64_t m, int64_t k, bool norm) { return (m + (norm ? 1 : 0)) * k * 4; }
+
 bool gemv_supported(int dtype, int64_t m, int64_t k, bool norm) {
   const int64_t vec = 16 / elem_size(dtype);
-  return m >= 1 && m <= kGemvMaxRows && k > 0 && k % vec == 0 && (m + (norm ? 1 : 0)) * k * 4 <= max_dynamic_smem();
+  return m >= 1 && m <= kGemvMaxRows && k > 0 && k % vec == 0 && gemv_smem_bytes(m, k, norm) <= max_dynamic_smem();
 }
 
 void gemv(int dtype, const GemvArgs& args, void* stream) {
-  const int64_t smem = (args.m + (args.norm_weight != nullptr ? 1 : 0)) * args.k * 4;
+  const int64_t smem = gemv_smem_bytes(args.m, args.k, args.norm_weight != nullptr);
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     auto launch = [&](auto kernel) {
