@@ -13,7 +13,9 @@
 #               for each GEMV grid of LIL_AB_BLOCKS (blocks per SM, default "4").
 #   bench-ab:   batch 1 at 1k on the three shapes for each value of one environment knob (LIL_AB_VAR, default
 #               LIL_GEMV_BLOCKS_PER_SM, over LIL_AB_VALUES, default "1 2"); lines tagged with the knob.
-#   profile:    Nsight Compute per-kernel times of fused (non-graph) batch-1 decode steps (LIL_PROFILE_SHAPES).
+#   profile:    Nsight Compute per-kernel times of fused (non-graph) decode steps (LIL_PROFILE_SHAPES, batch
+#               LIL_PROFILE_BATCH, default 1; kernels matching LIL_PROFILE_FILTER).
+#   profile-deep: Nsight Compute's full sections and per-instruction samples of one layer's kernels.
 #   bench-32k:  32k context, batch 8, the 1.5B shape: full, sink, h2o, quest, infllm at budget 256.
 #   bench-long: 32k context, batch 8, every policy at budgets 256 / 1024 against full; controller overhead.
 #   bench-policies: the policies issue's grid: one decode step of a Llama-8B-shaped bf16 model at contexts
@@ -204,12 +206,30 @@ if has profile; then
   log "profile -> $out/ncu-*.csv"
   for shape in ${LIL_PROFILE_SHAPES:-qwen2-1.5b llama-8b}; do
     timeout 240 ncu --clock-control none --cache-control none --graph-profiling node --csv \
-      -k 'regex:gemv|attention|moe|decode|persistent' --launch-count "${LIL_PROFILE_KERNELS:-900}" \
+      -k "regex:${LIL_PROFILE_FILTER:-gemv|attention|moe|decode|persistent}" --launch-count "${LIL_PROFILE_KERNELS:-900}" \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum \
-      ./build-gpu/lil bench --random-weights --device cuda --shape "$shape" --context 1024 --batch 1 \
-      --new-tokens 4 --mode fused > "$out/ncu-$shape.csv" 2> "$out/ncu-$shape.err"
+      ./build-gpu/lil bench --random-weights --device cuda --shape "$shape" --context 1024 \
+      --batch "${LIL_PROFILE_BATCH:-1}" --new-tokens 4 --mode fused > "$out/ncu-$shape.csv" 2> "$out/ncu-$shape.err"
     log "$shape: $(grep -c gpu__time_duration "$out/ncu-$shape.csv") kernels profiled"
     python3 scripts/ncu_summary.py "$out/ncu-$shape.csv" > "$out/ncu-$shape.md" && cat "$out/ncu-$shape.md"
+  done
+fi
+
+if has profile-deep; then
+  # Nsight Compute's full section set (stall reasons, memory chart, source-level samples) on one decode layer's
+  # kernels of the 1k steps, batch 1, for the shapes in LIL_PROFILE_SHAPES: where a kernel's fixed cost goes.
+  # LIL_DEEP_FILTER picks the kernels, LIL_DEEP_SKIP skips the warm-up run's launches of them.
+  for shape in ${LIL_PROFILE_SHAPES:-qwen2-1.5b}; do
+    log "deep profile of $shape -> $out/deep-$shape.*"
+    rm -f "/tmp/deep-$shape.ncu-rep"
+    timeout 300 ncu --set full --import-source yes -k "regex:${LIL_DEEP_FILTER:-attention|gemv}" \
+      --launch-skip "${LIL_DEEP_SKIP:-1500}" --launch-count "${LIL_DEEP_COUNT:-12}" -o "/tmp/deep-$shape" \
+      ./build-gpu/lil bench --random-weights --device cuda --shape "$shape" --context 1024 --batch 1 \
+      --new-tokens 16 --mode fused > "$out/deep-$shape.err" 2>&1
+    ncu -i "/tmp/deep-$shape.ncu-rep" --page details > "$out/deep-$shape-details.txt" 2>&1
+    ncu -i "/tmp/deep-$shape.ncu-rep" --page source --csv --print-source sass 2>&1 | xz -6 > "$out/deep-$shape-sass.csv.xz"
+    grep -E '^  [a-z_]+.*\(|Duration|Warp Cycles Per Issued|Stall|Registers Per|Achieved Occupancy' \
+      "$out/deep-$shape-details.txt" | head -80
   done
 fi
 

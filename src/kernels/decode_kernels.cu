@@ -110,7 +110,7 @@ __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
   float sum = 0.f;
   for (int64_t s = d; s < a.splits; s += D) {
     const float ms = part[s * (D + 2) + D];
-    const float w = ms == -INFINITY ? 0.f : expf(ms - big);
+    const float w = ms == -INFINITY ? 0.f : exp2f(ms - big);  // maxima in base 2
     scale[s] = w;
     sum += part[s * (D + 2) + D + 1] * w;
   }
@@ -150,18 +150,49 @@ __device__ __forceinline__ void load_pack(const T* p, float (&out)[P]) {
   for (int e = 0; e < P; ++e) out[e] = to_float(r.e[e]);
 }
 
-// One block per (split, KV head, sequence); each warp takes kAttnUnroll consecutive tokens per iteration,
-// each lane D / 32 dimensions of them. The dependent memory round trips are kept to two before the first
-// score: the first iteration's keys and values are loaded before the position is known (the chunk's start
-// does not depend on it; slots past the sequence are read and ignored), together with the position and the
-// token's projections; then the RoPE tables at that position. Each iteration's loads are issued before the
-// previous iteration's tokens are scored.
+// Sums each of N per-lane values (N = 2^L <= 32) over the warp's 32 lanes, transposed: every reduction level
+// halves the values a lane carries (a lane keeps one half, sends the other to its partner), so N sums take
+// N - 1 shuffles in all instead of 5 N. On return v[0] of lane l is the total of value l >> (5 - L).
+template <int N, int kOffset = 16>
+__device__ __forceinline__ float transpose_sum(float (&v)[N]) {
+  static_assert(N >= 1 && N <= 32 && (N & (N - 1)) == 0, "N is a power of two up to 32");
+  if constexpr (kOffset == 0) {
+    return v[0];
+  } else if constexpr (N == 1) {
+    v[0] += __shfl_xor_sync(0xffffffffu, v[0], kOffset);
+    return transpose_sum<1, kOffset / 2>(v);
+  } else {
+    const bool upper = (threadIdx.x & kOffset) != 0;
+    float half[N / 2];
+#pragma unroll
+    for (int i = 0; i < N / 2; ++i) {
+      const float send = upper ? v[i] : v[i + N / 2];
+      const float keep = upper ? v[i + N / 2] : v[i];
+      half[i] = keep + __shfl_xor_sync(0xffffffffu, send, kOffset);
+    }
+    return transpose_sum<N / 2, kOffset / 2>(half);
+  }
+}
+
+// One block per (split, KV head, sequence); each warp takes kAttnUnroll (U) consecutive tokens per iteration,
+// each lane D / 32 dimensions of them.
+// - Latency: the dependent memory round trips before the first score are two: the first iteration's keys and
+//   values, the position, the query heads and the token's own key and value (none of which depends on the
+//   position; slots past the sequence are read and ignored) in the first, the RoPE tables at the position in
+//   the second. Each iteration's loads are issued before the previous iteration's tokens are scored.
+// - Work per token: the U x G partial dot products (G = kMaxGroup query heads of the KV head) are summed over
+//   the lanes transposed (U G - 1 shuffles, lane l ends with score (u, g) = l >> (5 - L)), the online softmax
+//   runs once per iteration and query head (one maximum, one rescale) in base 2 (the query carries log2 e), and
+//   the probabilities reach the lanes' output dimensions through the warp's slice of shared memory.
 template <typename T, int D, int kMaxGroup>
 __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(DecodeAttentionArgs a) {
   pdl_wait();
   pdl_trigger();
   constexpr int kPerLane = D / 32;
   constexpr int U = kAttnUnroll;
+  constexpr int N = U * kMaxGroup;              // scores per warp and iteration
+  constexpr int kCopies = 32 / N;               // lanes holding each score after transpose_sum
+  static_assert(U == 4, "the tile maximum below reduces over lane bits 3 and 4");
   const int64_t split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t hq = a.n_q_heads, hkv = a.n_kv_heads, group = hq / hkv;
@@ -182,16 +213,33 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
   float kc[U][kPerLane], vc[U][kPerLane];
   load_tokens(base, kc, vc);  // speculative: before the position is read
 
-  const int64_t pos = a.positions[b];
-  int64_t len = pos + 1;
-  if (len > a.capacity) len = a.capacity;
-  const int64_t end = chunk_end < len ? chunk_end : len;
   // With the fused projection given (a.qkv), RoPE of the query heads is computed here, and the block whose
   // chunk holds the token's slot writes its roped key and its value into the cache (what rope_append would
   // have done in a kernel of its own); that block's speculative loads of the slot are patched from shared
   // memory. Lane l holds dimensions [l P, l P + P); rotate_half's partner dimensions (i +- D/2) are lane
   // l ^ 16's, taken by a shuffle, so each head is one packed load per lane.
   const T* qkv_row = a.qkv != nullptr ? static_cast<const T*>(a.qkv) + b * (hq + 2 * hkv) * D : nullptr;
+  float q[kMaxGroup][kPerLane];
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g) {
+#pragma unroll
+    for (int e = 0; e < kPerLane; ++e) q[g][e] = 0.f;
+    if (g < group) {
+      const int64_t head = h * group + g;
+      load_pack<T, kPerLane>(qkv_row != nullptr ? qkv_row + head * D + lane * kPerLane
+                                                : static_cast<const T*>(a.q) + (b * hq + head) * D + lane * kPerLane,
+                             q[g]);
+    }
+  }
+  float kx[kPerLane], vx[kPerLane];
+  if (qkv_row != nullptr) {
+    load_pack<T, kPerLane>(qkv_row + (hq + h) * D + lane * kPerLane, kx);
+    load_pack<T, kPerLane>(qkv_row + (hq + hkv + h) * D + lane * kPerLane, vx);
+  }
+  const int64_t pos = a.positions[b];
+  int64_t len = pos + 1;
+  if (len > a.capacity) len = a.capacity;
+  const int64_t end = chunk_end < len ? chunk_end : len;
   float cs[kPerLane], sn[kPerLane];
   if (qkv_row != nullptr) {
     load_pack<T, kPerLane>(static_cast<const T*>(a.cos) + pos * D + lane * kPerLane, cs);
@@ -205,14 +253,19 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
       x[e] = round_to<T>(round_to<T>(x[e] * cs[e]) + round_to<T>(rot * sn[e]));
     }
   };
+  constexpr float kLog2e = 1.4426950408889634f;
+  const float q_scale = a.softmax_scale * kLog2e;  // scores in base 2
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g) {
+    if (qkv_row != nullptr) rope(q[g]);  // all lanes: the shuffles need the whole warp
+#pragma unroll
+    for (int e = 0; e < kPerLane; ++e) q[g][e] *= q_scale;
+  }
   __shared__ float new_k[D], new_v[D];
   const int64_t slot = len - 1;
   const bool owns_slot = qkv_row != nullptr && slot >= start && slot < end;  // the same for the whole block
   if (owns_slot) {
     if (warp == 0) {
-      float kx[kPerLane], vx[kPerLane];
-      load_pack<T, kPerLane>(qkv_row + (hq + h) * D + lane * kPerLane, kx);
-      load_pack<T, kPerLane>(qkv_row + (hq + hkv + h) * D + lane * kPerLane, vx);
       rope(kx);
       const int64_t at = ((b * hkv + h) * a.capacity + slot) * D + lane * kPerLane;
       Pack<T, kPerLane> kp, vp;
@@ -229,29 +282,18 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
     }
     __syncthreads();  // the cache writes and new_k/new_v are visible to the block from here on
   }
-  float q[kMaxGroup][kPerLane];
-  float m[kMaxGroup], l[kMaxGroup], acc[kMaxGroup][kPerLane];
+  // This lane's score after transpose_sum: token my_u, query head my_g. Running maximum (base 2) and
+  // denominator of head my_g (the lanes of one head agree on m; l is this lane's share, summed at the end);
+  // acc: the lane's output dimensions of every head.
+  const int my_idx = lane / kCopies, my_u = my_idx / kMaxGroup, my_g = my_idx % kMaxGroup;
+  float m = -INFINITY, l = 0.f;
+  float acc[kMaxGroup][kPerLane];
 #pragma unroll
   for (int g = 0; g < kMaxGroup; ++g) {
-    m[g] = -INFINITY;
-    l[g] = 0.f;
 #pragma unroll
-    for (int e = 0; e < kPerLane; ++e) {
-      acc[g][e] = 0.f;
-      q[g][e] = 0.f;
-    }
-    if (g < group) {
-      const int64_t head = h * group + g;
-      if (qkv_row != nullptr) {
-        load_pack<T, kPerLane>(qkv_row + head * D + lane * kPerLane, q[g]);
-        rope(q[g]);
-      } else {
-        load_pack<T, kPerLane>(static_cast<const T*>(a.q) + (b * hq + head) * D + lane * kPerLane, q[g]);
-      }
-#pragma unroll
-      for (int e = 0; e < kPerLane; ++e) q[g][e] *= a.softmax_scale;
-    }
+    for (int e = 0; e < kPerLane; ++e) acc[g][e] = 0.f;
   }
+  __shared__ __align__(16) float probs[kAttnWarps][N + kMaxGroup];  // per warp: p[u][g], then the rescales
   for (; base < end; base += kStride) {
     float kn[U][kPerLane], vn[U][kPerLane];
     const bool more = base + kStride < end;
@@ -267,7 +309,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
         }
       }
     }
-    float s[U][kMaxGroup];
+    float s[N];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
 #pragma unroll
@@ -275,32 +317,37 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
         float dot = 0.f;
 #pragma unroll
         for (int e = 0; e < kPerLane; ++e) dot += q[g][e] * kc[u][e];
-        s[u][g] = dot;
+        s[u * kMaxGroup + g] = dot;
       }
     }
+    float score = transpose_sum(s);
+    if (base + my_u >= end) score = -INFINITY;  // past the sequence (token 0 of an iteration never is)
+    float tile_max = fmaxf(score, __shfl_xor_sync(0xffffffffu, score, 8));
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 16));
+    const float m_new = fmaxf(m, tile_max);
+    const float rescale = exp2f(m - m_new);  // 0 on the first iteration (m = -inf)
+    const float p = exp2f(score - m_new);
+    l = l * rescale + p;
+    m = m_new;
+    if (lane % kCopies == 0) {
+      probs[warp][my_idx] = p;
+      if (my_u == 0) probs[warp][N + my_g] = rescale;
+    }
+    __syncwarp();
 #pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
+    for (int g = 0; g < kMaxGroup; ++g) {
+      if (g >= group) break;
+      const float r = probs[warp][N + g];
+#pragma unroll
+      for (int e = 0; e < kPerLane; ++e) acc[g][e] *= r;
 #pragma unroll
       for (int u = 0; u < U; ++u) {
+        const float pu = probs[warp][u * kMaxGroup + g];
 #pragma unroll
-        for (int g = 0; g < kMaxGroup; ++g) s[u][g] += __shfl_xor_sync(0xffffffffu, s[u][g], offset);
+        for (int e = 0; e < kPerLane; ++e) acc[g][e] += pu * vc[u][e];
       }
     }
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      if (base + u >= end) break;
-#pragma unroll
-      for (int g = 0; g < kMaxGroup; ++g) {
-        if (g >= group) break;
-        const float m_new = fmaxf(m[g], s[u][g]);
-        const float correction = expf(m[g] - m_new);
-        const float p = expf(s[u][g] - m_new);
-        l[g] = l[g] * correction + p;
-#pragma unroll
-        for (int e = 0; e < kPerLane; ++e) acc[g][e] = acc[g][e] * correction + p * vc[u][e];
-        m[g] = m_new;
-      }
-    }
+    __syncwarp();  // probs is rewritten by the next iteration
     if (more) {
 #pragma unroll
       for (int u = 0; u < U; ++u) {
@@ -312,16 +359,19 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
       }
     }
   }
-  // Combine the warps of the block.
+  // Combine the warps of the block. A head's denominator is the sum of its lanes' shares (the U token lanes;
+  // the kCopies lanes of a score hold equal copies).
+  l += __shfl_xor_sync(0xffffffffu, l, 8);
+  l += __shfl_xor_sync(0xffffffffu, l, 16);
   __shared__ float sm_m[kAttnWarps][kMaxGroup], sm_l[kAttnWarps][kMaxGroup];
   __shared__ float sm_acc[kAttnWarps][kMaxGroup][D];
+  if (my_u == 0 && lane % kCopies == 0) {
+    sm_m[warp][my_g] = m;
+    sm_l[warp][my_g] = l;
+  }
 #pragma unroll
   for (int g = 0; g < kMaxGroup; ++g) {
     if (g >= group) break;
-    if (lane == 0) {
-      sm_m[warp][g] = m[g];
-      sm_l[warp][g] = l[g];
-    }
 #pragma unroll
     for (int e = 0; e < kPerLane; ++e) sm_acc[warp][g][lane * kPerLane + e] = acc[g][e];
   }
@@ -334,7 +384,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(Decode
     if (big != -INFINITY) {
       for (int w = 0; w < kAttnWarps; ++w) {
         if (sm_m[w][g] == -INFINITY) continue;
-        const float scale = expf(sm_m[w][g] - big);
+        const float scale = exp2f(sm_m[w][g] - big);
         sum += sm_l[w][g] * scale;
         out += sm_acc[w][g][d] * scale;
       }

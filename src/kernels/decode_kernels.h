@@ -36,8 +36,8 @@ void rope_append(int dtype, const RopeAppendArgs& args, void* stream);
 
 // Decode attention of one query token per row over the first positions[b] + 1 slots of a KV cache whose
 // slot i holds position i (the `full` policy), split over the context (flash-decoding): each of `splits`
-// chunks of `chunk` slots writes a partial (max, sum, unnormalised output) in float32, and a second kernel
-// combines them. q: [B, Hq, D]; k/v: [B, Hkv, C, D]; out: [B, Hq, D]. Query heads are grouped per KV head
+// chunks of `chunk` slots writes a partial (max of the base-2 scores, sum, unnormalised output) in float32,
+// and a second kernel combines them. q: [B, Hq, D]; k/v: [B, Hkv, C, D]; out: [B, Hq, D]. Query heads are grouped per KV head
 // (GQA, at most 8 per KV head); head_dim 64 or 128. `partial` holds B * Hq * splits * (D + 2) floats.
 // Fused form (RoPE and the cache append inside the split kernel): with qkv/cos/sin given, q is ignored and
 // RoPE'd from qkv [B, (Hq + 2 Hkv) D] here, and the token's roped key and value are written to k_cache_raw /

@@ -130,19 +130,26 @@ RopedQKV fused_rope(const at::Tensor& qkv, const at::Tensor& cos, const at::Tens
 }
 
 // ---- full attention ----
+namespace {
+// A measurement knob (scripts/gpu_session.sh bench-ab): the integer in environment variable `name` when it lies
+// in [lo, hi], else `fallback`.
+int64_t env_knob(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
+  const char* env = std::getenv(name);
+  const int64_t v = env != nullptr ? std::atoll(env) : fallback;
+  return v >= lo && v <= hi ? v : fallback;
+}
+}  // namespace
+
 int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capacity, int64_t* chunk) {
   // Enough blocks to cover the GPU (~2 per SM of a large GPU); chunks of at least 32 slots (two rounds of
-  // four tokens for each of the block's four warps). LIL_ATTN_TARGET_BLOCKS (16..4096) overrides the 264, for
-  // measurements (scripts/gpu_session.sh bench-ab).
-  static const int64_t target_blocks = [] {
-    const char* env = std::getenv("LIL_ATTN_TARGET_BLOCKS");
-    const int64_t v = env != nullptr ? std::atoll(env) : 264;
-    return v >= 16 && v <= 4096 ? v : int64_t{264};
-  }();
+  // four tokens for each of the block's four warps). Knobs for measurements: LIL_ATTN_TARGET_BLOCKS (16..4096)
+  // for the 264, LIL_ATTN_MIN_CHUNK (16..4096, rounded down to whole rounds of 16 slots) for the 32.
+  static const int64_t target_blocks = env_knob("LIL_ATTN_TARGET_BLOCKS", 264, 16, 4096);
+  static const int64_t min_chunk = env_knob("LIL_ATTN_MIN_CHUNK", 32, 16, 4096) / 16 * 16;
   const int64_t per_split = std::max<int64_t>(1, batch * n_kv_heads);
   const int64_t want_splits = std::max<int64_t>(1, (target_blocks + per_split - 1) / per_split);
   int64_t c = (capacity + want_splits - 1) / want_splits;
-  c = std::max<int64_t>(32, (c + 31) / 32 * 32);
+  c = std::max<int64_t>(min_chunk, (c + 15) / 16 * 16);
   *chunk = c;
   return (capacity + c - 1) / c;
 }

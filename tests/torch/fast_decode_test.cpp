@@ -73,7 +73,8 @@ TEST_CASE("Fused decode: split-attention plan covers the cache in chunks of whol
         int64_t chunk = 0;
         const int64_t splits = decode_attention_splits(batch, kv, capacity, &chunk);
         INFO("batch " << batch << ", kv heads " << kv << ", capacity " << capacity);
-        CHECK(chunk % 32 == 0);
+        CHECK(chunk % 16 == 0);  // whole rounds of four tokens for each of four warps
+        CHECK(chunk >= 32);
         CHECK(splits * chunk >= capacity);
         CHECK((splits - 1) * chunk < capacity);  // no split is empty for a full cache
       }
