@@ -185,7 +185,7 @@ __device__ __forceinline__ float transpose_sum(float (&v)[N]) {
 //   runs once per iteration and query head (one maximum, one rescale) in base 2 (the query carries log2 e), and
 //   the probabilities reach the lanes' output dimensions through the warp's slice of shared memory.
 template <typename T, int D, int kMaxGroup>
-__global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(DecodeAttentionArgs a) {
+__global__ void __launch_bounds__(kAttnWarps * 32, 3) attention_split_kernel(DecodeAttentionArgs a) {
   pdl_wait();
   pdl_trigger();
   constexpr int kPerLane = D / 32;

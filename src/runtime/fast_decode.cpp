@@ -141,13 +141,15 @@ int64_t env_knob(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
 }  // namespace
 
 int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capacity, int64_t* chunk) {
-  // Enough blocks to cover the GPU (~2 per SM of a large GPU); chunks of at least 32 slots (two rounds of
-  // four tokens for each of the block's four warps). Knobs for measurements: LIL_ATTN_TARGET_BLOCKS (16..4096)
-  // for the 264, LIL_ATTN_MIN_CHUNK (16..4096, rounded down to whole rounds of 16 slots) for the 32.
+  // About 264 blocks (two per SM of a large GPU) and never more (splits rounded down: the kernel keeps three
+  // blocks per SM resident, and a grid past that would run a partial second wave); chunks of whole rounds of 16
+  // slots (four tokens for each of the block's four warps), at least 32. Knobs for measurements (scripts/
+  // gpu_session.sh bench-ab): LIL_ATTN_TARGET_BLOCKS (16..4096) for the 264, LIL_ATTN_MIN_CHUNK (16..4096,
+  // rounded down to whole rounds) for the 32.
   static const int64_t target_blocks = env_knob("LIL_ATTN_TARGET_BLOCKS", 264, 16, 4096);
   static const int64_t min_chunk = env_knob("LIL_ATTN_MIN_CHUNK", 32, 16, 4096) / 16 * 16;
   const int64_t per_split = std::max<int64_t>(1, batch * n_kv_heads);
-  const int64_t want_splits = std::max<int64_t>(1, (target_blocks + per_split - 1) / per_split);
+  const int64_t want_splits = std::max<int64_t>(1, target_blocks / per_split);  // no partial second wave
   int64_t c = (capacity + want_splits - 1) / want_splits;
   c = std::max<int64_t>(min_chunk, (c + 15) / 16 * 16);
   *chunk = c;
