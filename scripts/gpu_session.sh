@@ -9,6 +9,7 @@
 # (default: deps build test bench). Logs stream into $OUT as they are written.
 #   bench:      the GPU issue's targets at 1k context (batch 1 and 32, three shapes, lil graph mode and the
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
+#   bench-b32:  lil alone, batch 32 at 1k context on the three shapes.
 #   bench-pdl:  batch 1 at 1k on the three shapes with programmatic dependent launch off, then on (LIL_PDL=1),
 #               for each GEMV grid of LIL_AB_BLOCKS (blocks per SM, default "4").
 #   bench-ab:   batch 1 at 1k on the three shapes for each value of one environment knob (LIL_AB_VAR, default
@@ -159,6 +160,11 @@ if has bench-quick; then  # lil alone on the headline shapes (the HF figures do 
     # shellcheck disable=SC2086
     lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy $policy
   done
+fi
+
+if has bench-b32; then  # lil alone, batch 32 at 1k on the three shapes
+  log "batch-32 benchmarks -> $results"
+  for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do lil_bench --shape "$shape" --context 1024 --batch 32 --new-tokens 64; done
 fi
 
 if has bench-pdl; then  # programmatic dependent launch off vs on, batch 1, the three headline shapes

@@ -84,23 +84,33 @@ constexpr int kAttnWarps = 4;
 constexpr int kAttnMaxGroup = 8;  // query heads per KV head; kernels are built for 1, 2, 4 and 8
 constexpr int kAttnUnroll = 4;
 
-// Output of query head bh (= b * Hq + head) from the splits' partials, one block of D threads: the splits'
-// maxima and scales are taken in parallel over the splits (scale in dynamic shared memory, one float per
-// split), then each thread sums its dimension over the splits with kCombineBatch loads in flight, so the
-// block waits for a few memory round trips, not one per split.
-constexpr int kCombineBatch = 16;
+// Output of query head bh (= b * Hq + head) from the splits' partials, one block of D threads. Every load that
+// does not depend on another goes out first: each thread's first kCombineBatch partial values of its dimension
+// and the splits' maxima and denominators (to shared memory, in parallel over the splits); then the maximum,
+// the splits' scales and the total, then the sum over the splits, with kCombineBatch loads in flight, so the
+// block waits for about two memory round trips whatever the number of splits.
+constexpr int kCombineBatch = 32;
 template <typename T, int D>
 __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
   pdl_wait();
   pdl_trigger();
-  extern __shared__ float scale[];  // [splits]
+  extern __shared__ float scale[];  // [splits] scales, then [splits] denominators
+  float* denom = scale + a.splits;
   __shared__ float red[D / 32];
   __shared__ float total;
   const int64_t bh = blockIdx.x;
   const int d = threadIdx.x, warp = d / 32, lane = d % 32;
   const float* part = a.partial + bh * a.splits * (D + 2);
+  float v[kCombineBatch];
+#pragma unroll
+  for (int u = 0; u < kCombineBatch; ++u) v[u] = u < a.splits ? part[u * (D + 2) + d] : 0.f;
   float big = -INFINITY;
-  for (int64_t s = d; s < a.splits; s += D) big = fmaxf(big, part[s * (D + 2) + D]);
+  for (int64_t s = d; s < a.splits; s += D) {
+    const float ms = part[s * (D + 2) + D];
+    scale[s] = ms;  // the maximum for now
+    denom[s] = part[s * (D + 2) + D + 1];
+    big = fmaxf(big, ms);
+  }
   for (int offset = 16; offset > 0; offset >>= 1) big = fmaxf(big, __shfl_xor_sync(0xffffffffu, big, offset));
   if (lane == 0) red[warp] = big;
   __syncthreads();
@@ -109,13 +119,13 @@ __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
   for (int w = 1; w < D / 32; ++w) big = fmaxf(big, red[w]);
   float sum = 0.f;
   for (int64_t s = d; s < a.splits; s += D) {
-    const float ms = part[s * (D + 2) + D];
+    const float ms = scale[s];
     const float w = ms == -INFINITY ? 0.f : exp2f(ms - big);  // maxima in base 2
     scale[s] = w;
-    sum += part[s * (D + 2) + D + 1] * w;
+    sum += denom[s] * w;
   }
   sum = warp_sum(sum);
-  __syncthreads();  // red is reused
+  __syncthreads();  // red is reused, scale is complete
   if (lane == 0) red[warp] = sum;
   __syncthreads();
   if (d == 0) {
@@ -127,9 +137,10 @@ __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
   __syncthreads();
   float out = 0.f;
   for (int64_t s0 = 0; s0 < a.splits; s0 += kCombineBatch) {
-    float v[kCombineBatch];
+    if (s0 > 0) {
 #pragma unroll
-    for (int u = 0; u < kCombineBatch; ++u) v[u] = s0 + u < a.splits ? part[(s0 + u) * (D + 2) + d] : 0.f;
+      for (int u = 0; u < kCombineBatch; ++u) v[u] = s0 + u < a.splits ? part[(s0 + u) * (D + 2) + d] : 0.f;
+    }
 #pragma unroll
     for (int u = 0; u < kCombineBatch; ++u) {
       if (s0 + u < a.splits) out += v[u] * scale[s0 + u];
@@ -185,7 +196,7 @@ __device__ __forceinline__ float transpose_sum(float (&v)[N]) {
 //   runs once per iteration and query head (one maximum, one rescale) in base 2 (the query carries log2 e), and
 //   the probabilities reach the lanes' output dimensions through the warp's slice of shared memory.
 template <typename T, int D, int kMaxGroup>
-__global__ void __launch_bounds__(kAttnWarps * 32, 3) attention_split_kernel(DecodeAttentionArgs a) {
+__global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(DecodeAttentionArgs a) {
   pdl_wait();
   pdl_trigger();
   constexpr int kPerLane = D / 32;
@@ -213,38 +224,27 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 3) attention_split_kernel(Dec
   float kc[U][kPerLane], vc[U][kPerLane];
   load_tokens(base, kc, vc);  // speculative: before the position is read
 
-  // With the fused projection given (a.qkv), RoPE of the query heads is computed here, and the block whose
-  // chunk holds the token's slot writes its roped key and its value into the cache (what rope_append would
-  // have done in a kernel of its own); that block's speculative loads of the slot are patched from shared
-  // memory. Lane l holds dimensions [l P, l P + P); rotate_half's partner dimensions (i +- D/2) are lane
-  // l ^ 16's, taken by a shuffle, so each head is one packed load per lane.
-  const T* qkv_row = a.qkv != nullptr ? static_cast<const T*>(a.qkv) + b * (hq + 2 * hkv) * D : nullptr;
-  float q[kMaxGroup][kPerLane];
+  // RoPE of the query heads is computed here, and the block whose chunk holds the token's slot writes its roped
+  // key and its value into the cache (what rope_append would do in a kernel of its own); that block's
+  // speculative loads of the slot are patched from shared memory. Lane l holds dimensions [l P, l P + P);
+  // rotate_half's partner dimensions (i +- D/2) are lane l ^ 16's, taken by a shuffle, so each head is one
+  // packed load per lane. Every load here is unconditional (padding heads load head 0, then are zeroed): a
+  // load behind a branch waits for the round trip before it, and the query heads' loads went out one by one.
+  const T* qkv_row = static_cast<const T*>(a.qkv) + b * (hq + 2 * hkv) * D;
+  float q[kMaxGroup][kPerLane], kx[kPerLane], vx[kPerLane];
 #pragma unroll
   for (int g = 0; g < kMaxGroup; ++g) {
-#pragma unroll
-    for (int e = 0; e < kPerLane; ++e) q[g][e] = 0.f;
-    if (g < group) {
-      const int64_t head = h * group + g;
-      load_pack<T, kPerLane>(qkv_row != nullptr ? qkv_row + head * D + lane * kPerLane
-                                                : static_cast<const T*>(a.q) + (b * hq + head) * D + lane * kPerLane,
-                             q[g]);
-    }
+    load_pack<T, kPerLane>(qkv_row + (h * group + (g < group ? g : 0)) * D + lane * kPerLane, q[g]);
   }
-  float kx[kPerLane], vx[kPerLane];
-  if (qkv_row != nullptr) {
-    load_pack<T, kPerLane>(qkv_row + (hq + h) * D + lane * kPerLane, kx);
-    load_pack<T, kPerLane>(qkv_row + (hq + hkv + h) * D + lane * kPerLane, vx);
-  }
+  load_pack<T, kPerLane>(qkv_row + (hq + h) * D + lane * kPerLane, kx);
+  load_pack<T, kPerLane>(qkv_row + (hq + hkv + h) * D + lane * kPerLane, vx);
   const int64_t pos = a.positions[b];
   int64_t len = pos + 1;
   if (len > a.capacity) len = a.capacity;
   const int64_t end = chunk_end < len ? chunk_end : len;
   float cs[kPerLane], sn[kPerLane];
-  if (qkv_row != nullptr) {
-    load_pack<T, kPerLane>(static_cast<const T*>(a.cos) + pos * D + lane * kPerLane, cs);
-    load_pack<T, kPerLane>(static_cast<const T*>(a.sin) + pos * D + lane * kPerLane, sn);
-  }
+  load_pack<T, kPerLane>(static_cast<const T*>(a.cos) + pos * D + lane * kPerLane, cs);
+  load_pack<T, kPerLane>(static_cast<const T*>(a.sin) + pos * D + lane * kPerLane, sn);
   auto rope = [&](float (&x)[kPerLane]) {  // in place, all 32 lanes together; Hugging Face's roundings in T
 #pragma unroll
     for (int e = 0; e < kPerLane; ++e) {
@@ -257,13 +257,18 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 3) attention_split_kernel(Dec
   const float q_scale = a.softmax_scale * kLog2e;  // scores in base 2
 #pragma unroll
   for (int g = 0; g < kMaxGroup; ++g) {
-    if (qkv_row != nullptr) rope(q[g]);  // all lanes: the shuffles need the whole warp
+    if (g < group) {  // the same in every lane: the shuffles see the whole warp
+      rope(q[g]);
 #pragma unroll
-    for (int e = 0; e < kPerLane; ++e) q[g][e] *= q_scale;
+      for (int e = 0; e < kPerLane; ++e) q[g][e] *= q_scale;
+    } else {
+#pragma unroll
+      for (int e = 0; e < kPerLane; ++e) q[g][e] = 0.f;
+    }
   }
   __shared__ float new_k[D], new_v[D];
   const int64_t slot = len - 1;
-  const bool owns_slot = qkv_row != nullptr && slot >= start && slot < end;  // the same for the whole block
+  const bool owns_slot = slot >= start && slot < end;  // the same for the whole block
   if (owns_slot) {
     if (warp == 0) {
       rope(kx);
@@ -276,8 +281,8 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 3) attention_split_kernel(Dec
         new_k[lane * kPerLane + e] = kx[e];
         new_v[lane * kPerLane + e] = vx[e];
       }
-      *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.k_cache_raw) + at) = kp;
-      *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.v_cache_raw) + at) = vp;
+      *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.k) + at) = kp;
+      *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.v) + at) = vp;
       if (lane == 0 && a.slot_positions != nullptr) a.slot_positions[(b * hkv + h) * a.capacity + slot] = pos;
     }
     __syncthreads();  // the cache writes and new_k/new_v are visible to the block from here on
@@ -375,25 +380,36 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 3) attention_split_kernel(Dec
 #pragma unroll
     for (int e = 0; e < kPerLane; ++e) sm_acc[warp][g][lane * kPerLane + e] = acc[g][e];
   }
+  // Per head: the block's maximum, the warps' scales to it and the block's denominator (one thread per head),
+  // then each output dimension is a sum of the warps' accumulators times those scales.
+  __shared__ float sm_scale[kAttnWarps][kMaxGroup], sm_big[kMaxGroup], sm_sum[kMaxGroup];
+  __syncthreads();
+  if (threadIdx.x < group) {
+    const int g = threadIdx.x;
+    float big = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kAttnWarps; ++w) big = fmaxf(big, sm_m[w][g]);
+    float sum = 0.f;
+#pragma unroll
+    for (int w = 0; w < kAttnWarps; ++w) {
+      const float sc = sm_m[w][g] == -INFINITY ? 0.f : exp2f(sm_m[w][g] - big);
+      sm_scale[w][g] = sc;
+      sum += sm_l[w][g] * sc;
+    }
+    sm_big[g] = big;
+    sm_sum[g] = sum;
+  }
   __syncthreads();
   for (int64_t idx = threadIdx.x; idx < group * D; idx += blockDim.x) {
     const int64_t g = idx / D, d = idx % D;
-    float big = -INFINITY;
-    for (int w = 0; w < kAttnWarps; ++w) big = fmaxf(big, sm_m[w][g]);
-    float sum = 0.f, out = 0.f;
-    if (big != -INFINITY) {
-      for (int w = 0; w < kAttnWarps; ++w) {
-        if (sm_m[w][g] == -INFINITY) continue;
-        const float scale = exp2f(sm_m[w][g] - big);
-        sum += sm_l[w][g] * scale;
-        out += sm_acc[w][g][d] * scale;
-      }
-    }
+    float out = 0.f;
+#pragma unroll
+    for (int w = 0; w < kAttnWarps; ++w) out += sm_acc[w][g][d] * sm_scale[w][g];
     float* part = a.partial + ((b * hq + h * group + g) * a.splits + split) * (D + 2);
     part[d] = out;
     if (d == 0) {
-      part[D] = big;
-      part[D + 1] = sum;
+      part[D] = sm_big[g];
+      part[D + 1] = sm_sum[g];
     }
   }
 }
@@ -505,7 +521,7 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
       else if (group <= 4) launch_dependent(attention_split_kernel<T, D, 4>, grid, dim3(kAttnWarps * 32), 0, s, args);
       else launch_dependent(attention_split_kernel<T, D, 8>, grid, dim3(kAttnWarps * 32), 0, s, args);
       launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D),
-                       static_cast<size_t>(args.splits) * sizeof(float), s, args);
+                       2 * static_cast<size_t>(args.splits) * sizeof(float), s, args);
     };
     if (args.head_dim == 64) split(std::integral_constant<int, 64>());
     else split(std::integral_constant<int, 128>());

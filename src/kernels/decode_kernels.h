@@ -21,7 +21,7 @@ void rms_norm(int dtype, const void* x, const void* w, void* out, int64_t rows, 
 // r = T(T(x * cos) + T(rotate_half(x) * sin)). qkv: [B, (Hq + 2 Hkv) * D] contiguous (biases added);
 // cos/sin: [P, D] tables; positions: [B] int64. Writes q_out [B, Hq, D] and the rotated key and the value
 // to k_out/v_out [B, Hkv, D]. (The `full` policy's attention kernel does the same with the cache append
-// itself: DecodeAttentionArgs' fused form.)
+// itself: decode_attention.)
 struct RopeAppendArgs {
   const void* qkv = nullptr;
   const void* cos = nullptr;
@@ -35,24 +35,21 @@ struct RopeAppendArgs {
 void rope_append(int dtype, const RopeAppendArgs& args, void* stream);
 
 // Decode attention of one query token per row over the first positions[b] + 1 slots of a KV cache whose
-// slot i holds position i (the `full` policy), split over the context (flash-decoding): each of `splits`
-// chunks of `chunk` slots writes a partial (max of the base-2 scores, sum, unnormalised output) in float32,
-// and a second kernel combines them. q: [B, Hq, D]; k/v: [B, Hkv, C, D]; out: [B, Hq, D]. Query heads are grouped per KV head
-// (GQA, at most 8 per KV head); head_dim 64 or 128. `partial` holds B * Hq * splits * (D + 2) floats.
-// Fused form (RoPE and the cache append inside the split kernel): with qkv/cos/sin given, q is ignored and
-// RoPE'd from qkv [B, (Hq + 2 Hkv) D] here, and the token's roped key and value are written to k_cache_raw /
-// v_cache_raw (the same buffers as k/v) at slot positions[b] (slot_positions records it) by the block whose
-// chunk holds that slot, before it reads it.
+// slot i holds position i (the `full` policy), split over the context (flash-decoding), with RoPE and the
+// cache append fused in: from the fused projection qkv [B, (Hq + 2 Hkv) D] (biases added) and the cos/sin
+// tables [P, D], the query heads are RoPE'd in the split kernel and the token's roped key and value are
+// written to k/v [B, Hkv, C, D] at slot positions[b] (slot_positions [B, Hkv, C] records it, when given) by
+// the block whose chunk holds that slot, before it reads it. Each of `splits` chunks of `chunk` slots writes a
+// partial (max of the base-2 scores, sum, unnormalised output) in float32 to `partial` (B * Hq * splits *
+// (D + 2) floats), and a second kernel combines them into out [B, Hq, D]. Query heads are grouped per KV
+// head (GQA, at most 8 per KV head); head_dim 64 or 128.
 struct DecodeAttentionArgs {
   const void* qkv = nullptr;
   const void* cos = nullptr;
   const void* sin = nullptr;
-  void* k_cache_raw = nullptr;
-  void* v_cache_raw = nullptr;
   int64_t* slot_positions = nullptr;
-  const void* q = nullptr;
-  const void* k = nullptr;
-  const void* v = nullptr;
+  void* k = nullptr;
+  void* v = nullptr;
   const int64_t* positions = nullptr;
   void* out = nullptr;
   float* partial = nullptr;

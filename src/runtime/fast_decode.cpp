@@ -141,7 +141,7 @@ int64_t env_knob(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
 }  // namespace
 
 int64_t decode_attention_splits(int64_t batch, int64_t n_kv_heads, int64_t capacity, int64_t* chunk) {
-  // About 264 blocks (two per SM of a large GPU) and never more (splits rounded down: the kernel keeps three
+  // About 264 blocks (two per SM of a large GPU) and never more (splits rounded down: the kernel keeps two
   // blocks per SM resident, and a grid past that would run a partial second wave); chunks of whole rounds of 16
   // slots (four tokens for each of the block's four warps), at least 32. Knobs for measurements (scripts/
   // gpu_session.sh bench-ab): LIL_ATTN_TARGET_BLOCKS (16..4096) for the 264, LIL_ATTN_MIN_CHUNK (16..4096,
@@ -201,8 +201,6 @@ at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const
   a.qkv = qkv.data_ptr();
   a.cos = cos.data_ptr();
   a.sin = sin.data_ptr();
-  a.k_cache_raw = k_cache.data_ptr();
-  a.v_cache_raw = v_cache.data_ptr();
   a.slot_positions = slot_positions.data_ptr<int64_t>();
   a.k = k_cache.data_ptr();
   a.v = v_cache.data_ptr();
