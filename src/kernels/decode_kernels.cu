@@ -163,7 +163,7 @@ __device__ __forceinline__ void load_pack(const T* p, float (&out)[P]) {
 
 // Sums each of N per-lane values (N = 2^L <= 32) over the warp's 32 lanes, transposed: every reduction level
 // halves the values a lane carries (a lane keeps one half, sends the other to its partner), so N sums take
-// N - 1 shuffles in all instead of 5 N. On return v[0] of lane l is the total of value l >> (5 - L).
+// N - 1 shuffles in all instead of 5 N. Lane l gets back the total of value l >> (5 - L).
 template <int N, int kOffset = 16>
 __device__ __forceinline__ float transpose_sum(float (&v)[N]) {
   static_assert(N >= 1 && N <= 32 && (N & (N - 1)) == 0, "N is a power of two up to 32");
