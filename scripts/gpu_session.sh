@@ -151,11 +151,15 @@ if has bench; then
   lil_bench --shape llama-8b --context 8192 --batch 1 --new-tokens 4
 fi
 
+headline_runs() {  # lil alone, 1k context, the three headline shapes, at each batch size given
+  for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do
+    for batch in "$@"; do lil_bench --shape "$shape" --context 1024 --batch "$batch" --new-tokens 64; done
+  done
+}
+
 if has bench-quick; then  # lil alone on the headline shapes (the HF figures do not change with lil's code)
   log "quick benchmarks -> $results"
-  for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do
-    for batch in 1 32; do lil_bench --shape "$shape" --context 1024 --batch "$batch" --new-tokens 64; done
-  done
+  headline_runs 1 32
   for policy in "full" "sink --budget 256" "quest --budget 256"; do
     # shellcheck disable=SC2086
     lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy $policy
@@ -164,7 +168,7 @@ fi
 
 if has bench-b32; then  # lil alone, batch 32 at 1k on the three shapes
   log "batch-32 benchmarks -> $results"
-  for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do lil_bench --shape "$shape" --context 1024 --batch 32 --new-tokens 64; done
+  headline_runs 32
 fi
 
 if has bench-pdl; then  # programmatic dependent launch off vs on, batch 1, the three headline shapes
@@ -205,9 +209,9 @@ if has bench-32k; then  # 32k context, batch 8, qwen2-1.5b: full and four polici
 fi
 
 if has profile; then
-  # Per-kernel GPU time of decode steps (Nsight Compute, clocks and caches left alone), batch 1 at 1k, for the
-  # shapes in LIL_PROFILE_SHAPES: where a step's time goes between the kernels and the gaps between them.
-  # The decode kernels only (prefill runs cuBLAS), eager steps (Nsight Compute does not see into the replayed
+  # Per-kernel GPU time of decode steps (Nsight Compute, clocks and caches left alone) at 1k, batch
+  # LIL_PROFILE_BATCH (default 1), for the shapes in LIL_PROFILE_SHAPES: where a step's time goes between the
+  # kernels and the gaps between them. The decode kernels only by default (LIL_PROFILE_FILTER), eager steps (Nsight Compute does not see into the replayed
   # graph); the first LIL_PROFILE_KERNELS launches: the warm-up run's steps (64-token context), then the 1k ones.
   log "profile -> $out/ncu-*.csv"
   for shape in ${LIL_PROFILE_SHAPES:-qwen2-1.5b llama-8b}; do
