@@ -26,6 +26,11 @@ class H2OPolicy final : public Policy {
   at::Tensor prefill_protected(const PrefillView& view) override;
   at::Tensor protected_slots(const LayerCache& cache, const at::Tensor& next_position) override;
   void after_attention(LayerCache& cache, const DecodeStepView& step) override;
+  bool fused_eviction(FusedEviction* rule) const override {
+    rule->protect_recent = recent_;
+    rule->update = FusedEviction::Update::AddSum;
+    return true;
+  }
 
  private:
   int64_t recent_;

@@ -99,6 +99,19 @@ struct DecodeStepView {
   double softmax_scale = 1.0;
 };
 
+// An eviction policy's decode step in the form the fused GPU kernels run it (src/kernels/decode_kernels.h,
+// DecodeAttentionArgs): the victim is the first empty slot, else the unprotected slot with the lowest key (the
+// oldest token among equal keys; the oldest token overall when every slot is protected), and after the
+// attention the policy's scores take the step's probabilities. It must describe exactly what the policy's
+// protected_slots / eviction_scores / after_attention compute: the GPU tests run both and compare.
+struct FusedEviction {
+  int64_t protect_below = 0;   // positions below this are never evicted (attention sinks)
+  int64_t protect_recent = 0;  // positions p' > p - protect_recent are never evicted when p is written
+  bool key_is_position = false;  // the key is the token's position (oldest first), else `scores`
+  enum class Update { None, AddSum, SetMean };
+  Update update = Update::None;  // scores += probabilities summed over the group / = their mean over it
+};
+
 struct PolicyGeometry {
   int64_t n_layers = 0;
   int64_t n_kv_heads = 0;
@@ -140,6 +153,9 @@ class Policy {
   // Score of each resident slot when choosing a victim: the lowest among unprotected slots is evicted, the
   // oldest token among equal lowest scores: [B, Hkv, C].
   virtual at::Tensor eviction_scores(const LayerCache& cache) { return cache.scores; }
+  // The same decode-step rule for the fused GPU kernels, when the policy's rule has that form; false (the
+  // default) keeps the policy on the shared ATen step.
+  virtual bool fused_eviction(FusedEviction* /*rule*/) const { return false; }
 
   // ---- Retention policies ----
   // Which slots the query attends to. `query` [B, Hkv, G, D]. Default: all valid slots.

@@ -18,6 +18,11 @@ class SinkPolicy final : public Policy {
   at::Tensor prefill_protected(const PrefillView& view) override;
   at::Tensor protected_slots(const LayerCache& cache, const at::Tensor& next_position) override;
   at::Tensor eviction_scores(const LayerCache& cache) override;
+  bool fused_eviction(FusedEviction* rule) const override {
+    rule->protect_below = n_sink_;
+    rule->key_is_position = true;
+    return true;
+  }
 
  private:
   int64_t n_sink_;

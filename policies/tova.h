@@ -22,6 +22,10 @@ class TovaPolicy final : public Policy {
   PolicyKind kind() const override { return PolicyKind::Eviction; }
   at::Tensor prefill_scores(const PrefillView& view) override;
   void after_attention(LayerCache& cache, const DecodeStepView& step) override;
+  bool fused_eviction(FusedEviction* rule) const override {
+    rule->update = FusedEviction::Update::SetMean;
+    return true;
+  }
 };
 
 }  // namespace lil

@@ -17,7 +17,8 @@
 #   profile:    Nsight Compute per-kernel times of fused (non-graph) decode steps (LIL_PROFILE_SHAPES, batch
 #               LIL_PROFILE_BATCH, default 1; kernels matching LIL_PROFILE_FILTER).
 #   profile-deep: Nsight Compute's full sections and per-instruction samples of one layer's kernels.
-#   bench-32k:  32k context, batch 8, the 1.5B shape: full, sink, h2o, quest, infllm at budget 256.
+#   bench-32k:  32k context, batch 8, the 1.5B shape: full, then LIL_32K_POLICIES (sink h2o tova quest infllm)
+#               at LIL_32K_BUDGETS (256 1024).
 #   bench-long: 32k context, batch 8, every policy at budgets 256 / 1024 against full; controller overhead.
 #   bench-policies: the policies issue's grid: one decode step of a Llama-8B-shaped bf16 model at contexts
 #               1k / 8k / 32k, every policy at budgets 128..1024, relative to full (one lil bench process).
@@ -200,11 +201,13 @@ for l in sys.stdin:
   d=json.loads(l); print(d.get("shape"), "'"$var"'", d.get("'"$var"'"), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.3f floor" % d["tbt_over_floor"])'
 fi
 
-if has bench-32k; then  # 32k context, batch 8, qwen2-1.5b: full and four policies at budget 256
+if has bench-32k; then  # 32k context, batch 8, qwen2-1.5b: full, then each policy at each budget
   log "32k benchmarks -> $results"
-  for policy in "full" "sink --budget 256" "h2o --budget 256" "quest --budget 256" "infllm --budget 256"; do
-    # shellcheck disable=SC2086
-    lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy $policy
+  lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy full
+  for budget in ${LIL_32K_BUDGETS:-256 1024}; do
+    for policy in ${LIL_32K_POLICIES:-sink h2o tova quest infllm}; do
+      lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy "$policy" --budget "$budget"
+    done
   done
 fi
 

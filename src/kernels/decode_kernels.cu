@@ -147,6 +147,40 @@ __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
     }
   }
   static_cast<T*>(a.out)[bh * D + d] = from_float<T>(total > 0.f ? out / total : 0.f);
+  if (a.evict && d == 0) {  // an eviction step: record the victim slot, keep the head's softmax statistics
+    const int64_t group = a.n_q_heads / a.n_kv_heads, b = bh / a.n_q_heads, head = bh % a.n_q_heads;
+    if (head % group == 0) {
+      const int64_t row = b * a.n_kv_heads + head / group, slot = a.chosen[row];
+      a.slot_positions[row * a.capacity + slot] = a.positions[b];
+      a.scores[row * a.capacity + slot] = 0.f;
+    }
+    if (a.head_stats != nullptr) {
+      a.head_stats[2 * bh] = big;
+      a.head_stats[2 * bh + 1] = total;
+    }
+  }
+}
+
+// An eviction step's score update (DecodeAttentionArgs, update != 0), after the combine: per cache row
+// (b, KV head) and slot, the attention probability of each query head of the group from its base-2 score and
+// the head's maximum and denominator, summed over the group in head order; added to the slot's score (H2O)
+// or stored as the mean over the group (TOVA). Empty slots get probability 0.
+__global__ void eviction_update_kernel(DecodeAttentionArgs a) {
+  pdl_wait();
+  pdl_trigger();
+  const int64_t row = blockIdx.x, group = a.n_q_heads / a.n_kv_heads;
+  const int64_t b = row / a.n_kv_heads, h = row % a.n_kv_heads;
+  const int64_t head0 = b * a.n_q_heads + h * group;
+  for (int64_t j = threadIdx.x; j < a.capacity; j += blockDim.x) {
+    float p = 0.f;
+    for (int64_t g = 0; g < group; ++g) {
+      const float big = a.head_stats[2 * (head0 + g)], total = a.head_stats[2 * (head0 + g) + 1];
+      const float l = a.logits[(head0 + g) * a.capacity + j];
+      p += l == -INFINITY || !(total > 0.f) ? 0.f : exp2f(l - big) / total;
+    }
+    float* score = a.scores + row * a.capacity + j;
+    *score = a.update == 1 ? *score + p : p / static_cast<float>(group);
+  }
 }
 
 // P consecutive elements of T (P * sizeof(T) bytes, aligned to that) loaded in one access, as float.
@@ -185,6 +219,72 @@ __device__ __forceinline__ float transpose_sum(float (&v)[N]) {
   }
 }
 
+// The slot an eviction step writes (DecodeAttentionArgs, `evict`), for cache row `row` (= b * Hkv + h) when
+// position `pos` is written; the same in every thread of the block, and in every block of the row (they read
+// the same slot_positions and scores, which no block writes). The rule of KVCache::decode_attention: the
+// first empty slot, else the lowest (key, position) with protected slots keyed +infinity, so the oldest token
+// wins among equal keys and, when every slot is protected, overall.
+template <int kThreads>
+__device__ int64_t choose_victim(const DecodeAttentionArgs& a, int64_t row, int64_t pos) {
+  constexpr int64_t kNone = 0x7fffffffffffffffLL;
+  constexpr int kWarps = kThreads / 32;
+  const int64_t* sp = a.slot_positions + row * a.capacity;
+  const float* sc = a.scores + row * a.capacity;
+  int64_t first_empty = kNone, best_pos = kNone, best_slot = 0;
+  float best_key = INFINITY;
+  for (int64_t j = threadIdx.x; j < a.capacity; j += kThreads) {
+    const int64_t p = sp[j];
+    const float score = sc[j];
+    if (p < 0) {
+      if (j < first_empty) first_empty = j;
+      continue;
+    }
+    const bool guarded = p < a.protect_below || p > pos - a.protect_recent;
+    const float key = guarded ? INFINITY : a.key_is_position ? static_cast<float>(p) : score;
+    if (key < best_key || (key == best_key && p < best_pos)) {
+      best_key = key;
+      best_pos = p;
+      best_slot = j;
+    }
+  }
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    const float k = __shfl_xor_sync(0xffffffffu, best_key, offset);
+    const int64_t p = __shfl_xor_sync(0xffffffffu, best_pos, offset);
+    const int64_t j = __shfl_xor_sync(0xffffffffu, best_slot, offset);
+    const int64_t e = __shfl_xor_sync(0xffffffffu, first_empty, offset);
+    if (k < best_key || (k == best_key && p < best_pos)) {
+      best_key = k;
+      best_pos = p;
+      best_slot = j;
+    }
+    if (e < first_empty) first_empty = e;
+  }
+  __shared__ float s_key[kWarps];
+  __shared__ int64_t s_pos[kWarps], s_slot[kWarps], s_empty[kWarps];
+  const int warp = threadIdx.x / 32;
+  if (threadIdx.x % 32 == 0) {
+    s_key[warp] = best_key;
+    s_pos[warp] = best_pos;
+    s_slot[warp] = best_slot;
+    s_empty[warp] = first_empty;
+  }
+  __syncthreads();
+  best_key = s_key[0];
+  best_pos = s_pos[0];
+  best_slot = s_slot[0];
+  first_empty = s_empty[0];
+#pragma unroll
+  for (int w = 1; w < kWarps; ++w) {
+    if (s_key[w] < best_key || (s_key[w] == best_key && s_pos[w] < best_pos)) {
+      best_key = s_key[w];
+      best_pos = s_pos[w];
+      best_slot = s_slot[w];
+    }
+    if (s_empty[w] < first_empty) first_empty = s_empty[w];
+  }
+  return first_empty != kNone ? first_empty : best_slot;
+}
+
 // One block per (split, KV head, sequence); each warp takes kAttnUnroll (U) consecutive tokens per iteration,
 // each lane D / 32 dimensions of them.
 // - Latency: the dependent memory round trips before the first score are two: the first iteration's keys and
@@ -195,7 +295,9 @@ __device__ __forceinline__ float transpose_sum(float (&v)[N]) {
 //   the lanes transposed (U G - 1 shuffles, lane l ends with score (u, g) = l >> (5 - L)), the online softmax
 //   runs once per iteration and query head (one maximum, one rescale) in base 2 (the query carries log2 e), and
 //   the probabilities reach the lanes' output dimensions through the warp's slice of shared memory.
-template <typename T, int D, int kMaxGroup>
+// - kEvict: an eviction policy's step (DecodeAttentionArgs): the victim slot from choose_victim, every valid
+//   slot of the chunk attended (each lane loads its token's slot position with the keys), the scores kept.
+template <typename T, int D, int kMaxGroup, bool kEvict>
 __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(DecodeAttentionArgs a) {
   pdl_wait();
   pdl_trigger();
@@ -223,6 +325,12 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
   int64_t base = start + warp * U;
   float kc[U][kPerLane], vc[U][kPerLane];
   load_tokens(base, kc, vc);  // speculative: before the position is read
+  // kEvict: the slot position of this lane's token after transpose_sum (my_u below), < 0 = empty.
+  const int64_t* slot_pos_row = a.slot_positions + (b * hkv + h) * a.capacity;
+  const int lane_u = (lane / (32 / (U * kMaxGroup))) / kMaxGroup;
+  auto lane_slot_pos = [&](int64_t at) { return slot_pos_row[at + lane_u < chunk_end ? at + lane_u : chunk_end - 1]; };
+  int64_t sp_cur = 0;
+  if constexpr (kEvict) sp_cur = lane_slot_pos(base);
 
   // RoPE of the query heads is computed here, and the block whose chunk holds the token's slot writes its roped
   // key and its value into the cache (what rope_append would do in a kernel of its own); that block's
@@ -239,12 +347,21 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
   load_pack<T, kPerLane>(qkv_row + (hq + h) * D + lane * kPerLane, kx);
   load_pack<T, kPerLane>(qkv_row + (hq + hkv + h) * D + lane * kPerLane, vx);
   const int64_t pos = a.positions[b];
-  int64_t len = pos + 1;
-  if (len > a.capacity) len = a.capacity;
-  const int64_t end = chunk_end < len ? chunk_end : len;
   float cs[kPerLane], sn[kPerLane];
   load_pack<T, kPerLane>(static_cast<const T*>(a.cos) + pos * D + lane * kPerLane, cs);
   load_pack<T, kPerLane>(static_cast<const T*>(a.sin) + pos * D + lane * kPerLane, sn);
+  // The slot the token goes to and the end of the slots this block attends: for `full` slot i holds position
+  // i, so [start, min(chunk end, pos + 1)); an eviction step looks at the whole chunk (validity per token).
+  int64_t slot, end;
+  if constexpr (kEvict) {
+    slot = choose_victim<kAttnWarps * 32>(a, b * hkv + h, pos);
+    end = chunk_end;
+    if (split == 0 && threadIdx.x == 0) a.chosen[b * hkv + h] = slot;
+  } else {
+    const int64_t len = pos + 1 < a.capacity ? pos + 1 : a.capacity;
+    slot = len - 1;
+    end = chunk_end < len ? chunk_end : len;
+  }
   auto rope = [&](float (&x)[kPerLane]) {  // in place, all 32 lanes together; Hugging Face's roundings in T
 #pragma unroll
     for (int e = 0; e < kPerLane; ++e) {
@@ -267,7 +384,6 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
     }
   }
   __shared__ float new_k[D], new_v[D];
-  const int64_t slot = len - 1;
   const bool owns_slot = slot >= start && slot < end;  // the same for the whole block
   if (owns_slot) {
     if (warp == 0) {
@@ -283,7 +399,10 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
       }
       *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.k) + at) = kp;
       *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.v) + at) = vp;
-      if (lane == 0 && a.slot_positions != nullptr) a.slot_positions[(b * hkv + h) * a.capacity + slot] = pos;
+      // (An eviction step records the slot in the combine kernel: the other blocks are still choosing it.)
+      if (!kEvict && lane == 0 && a.slot_positions != nullptr) {
+        a.slot_positions[(b * hkv + h) * a.capacity + slot] = pos;
+      }
     }
     __syncthreads();  // the cache writes and new_k/new_v are visible to the block from here on
   }
@@ -291,6 +410,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
   // denominator of head my_g (the lanes of one head agree on m; l is this lane's share, summed at the end);
   // acc: the lane's output dimensions of every head.
   const int my_idx = lane / kCopies, my_u = my_idx / kMaxGroup, my_g = my_idx % kMaxGroup;
+  float* logits_row = kEvict && a.logits != nullptr ? a.logits + (b * hq + h * group + my_g) * a.capacity : nullptr;
   float m = -INFINITY, l = 0.f;
   float acc[kMaxGroup][kPerLane];
 #pragma unroll
@@ -303,6 +423,8 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
     float kn[U][kPerLane], vn[U][kPerLane];
     const bool more = base + kStride < end;
     if (more) load_tokens(base + kStride, kn, vn);  // in flight while this iteration's tokens are scored
+    int64_t sp_next = 0;
+    if (kEvict && more) sp_next = lane_slot_pos(base + kStride);
     if (owns_slot && slot >= base && slot < base + U) {  // loaded before the append: take the new token's
 #pragma unroll
       for (int u = 0; u < U; ++u) {
@@ -327,11 +449,19 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
     }
     float score = transpose_sum(s);
     if (base + my_u >= end) score = -INFINITY;  // past the sequence (token 0 of an iteration never is)
+    if constexpr (kEvict) {
+      if (sp_cur < 0 && base + my_u != slot) score = -INFINITY;  // an empty slot
+      if (logits_row != nullptr && lane % kCopies == 0 && my_g < group && base + my_u < end) {
+        logits_row[base + my_u] = score;
+      }
+    }
     float tile_max = fmaxf(score, __shfl_xor_sync(0xffffffffu, score, 8));
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 16));
     const float m_new = fmaxf(m, tile_max);
-    const float rescale = exp2f(m - m_new);  // 0 on the first iteration (m = -inf)
-    const float p = exp2f(score - m_new);
+    // An eviction step's tile can be all empty slots: keep the -inf maximum from making 0 * inf.
+    const float m_ref = kEvict && m_new == -INFINITY ? 0.f : m_new;
+    const float rescale = exp2f(m - m_ref);  // 0 on the first iteration (m = -inf)
+    const float p = exp2f(score - m_ref);
     l = l * rescale + p;
     m = m_new;
     if (lane % kCopies == 0) {
@@ -353,6 +483,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
       }
     }
     __syncwarp();  // probs is rewritten by the next iteration
+    if constexpr (kEvict) sp_cur = sp_next;
     if (more) {
 #pragma unroll
       for (int u = 0; u < U; ++u) {
@@ -514,18 +645,26 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
   cudaStream_t s = as_stream(stream);
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    auto split = [&](auto dim_tag) {
+    auto split = [&](auto dim_tag, auto evict_tag) {
       constexpr int D = decltype(dim_tag)::value;
-      if (group <= 1) launch_dependent(attention_split_kernel<T, D, 1>, grid, dim3(kAttnWarps * 32), 0, s, args);
-      else if (group <= 2) launch_dependent(attention_split_kernel<T, D, 2>, grid, dim3(kAttnWarps * 32), 0, s, args);
-      else if (group <= 4) launch_dependent(attention_split_kernel<T, D, 4>, grid, dim3(kAttnWarps * 32), 0, s, args);
-      else launch_dependent(attention_split_kernel<T, D, 8>, grid, dim3(kAttnWarps * 32), 0, s, args);
+      constexpr bool E = decltype(evict_tag)::value;
+      const dim3 block(kAttnWarps * 32);
+      if (group <= 1) launch_dependent(attention_split_kernel<T, D, 1, E>, grid, block, 0, s, args);
+      else if (group <= 2) launch_dependent(attention_split_kernel<T, D, 2, E>, grid, block, 0, s, args);
+      else if (group <= 4) launch_dependent(attention_split_kernel<T, D, 4, E>, grid, block, 0, s, args);
+      else launch_dependent(attention_split_kernel<T, D, 8, E>, grid, block, 0, s, args);
       launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D),
                        2 * static_cast<size_t>(args.splits) * sizeof(float), s, args);
     };
-    if (args.head_dim == 64) split(std::integral_constant<int, 64>());
-    else split(std::integral_constant<int, 128>());
+    using Full = std::false_type;
+    using Evict = std::true_type;
+    if (args.head_dim == 64) args.evict ? split(std::integral_constant<int, 64>(), Evict()) : split(std::integral_constant<int, 64>(), Full());
+    else args.evict ? split(std::integral_constant<int, 128>(), Evict()) : split(std::integral_constant<int, 128>(), Full());
   });
+  if (args.evict && args.update != 0) {
+    launch_dependent(eviction_update_kernel, dim3(static_cast<unsigned>(args.batch * args.n_kv_heads)), dim3(256), 0, s,
+                     args);
+  }
 }
 
 void silu_mul(int dtype, const void* gate_up, void* out, int64_t rows, int64_t width, void* stream) {

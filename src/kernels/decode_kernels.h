@@ -43,6 +43,16 @@ void rope_append(int dtype, const RopeAppendArgs& args, void* stream);
 // partial (max of the base-2 scores, sum, unnormalised output) in float32 to `partial` (B * Hq * splits *
 // (D + 2) floats), and a second kernel combines them into out [B, Hq, D]. Query heads are grouped per KV
 // head (GQA, at most 8 per KV head); head_dim 64 or 128.
+//
+// With `evict` set, the same kernels run an eviction policy's step on a compact cache of C = budget slots
+// (policies/policy.h, FusedEviction): every split block finds the victim itself from slot_positions and
+// scores (read-only in that kernel, so all blocks agree): the first empty slot, else the unprotected slot with
+// the lowest key, the oldest token among equal keys. The block holding it writes the token's key and value
+// there; every valid slot (slot_positions >= 0, and the victim) is attended. The combine kernel then records
+// the victim (slot_positions = position, scores = 0; `chosen` [B, Hkv] holds the slot) and, when the rule
+// updates scores, keeps each query head's maximum and denominator in `head_stats` [B, Hq, 2]; the split
+// kernel wrote the base-2 scores to `logits` [B, Hq, C], and a third kernel adds the probabilities summed
+// over the group to `scores` (AddSum) or stores their mean (SetMean).
 struct DecodeAttentionArgs {
   const void* qkv = nullptr;
   const void* cos = nullptr;
@@ -56,6 +66,15 @@ struct DecodeAttentionArgs {
   int64_t batch = 0, n_q_heads = 0, n_kv_heads = 0, head_dim = 0, capacity = 0;
   int64_t chunk = 256, splits = 1;
   float softmax_scale = 1.0f;
+  // Eviction step (see above).
+  bool evict = false;
+  float* scores = nullptr;        // [B, Hkv, C] float32
+  int64_t* chosen = nullptr;      // [B, Hkv] scratch
+  float* logits = nullptr;        // [B, Hq, C] scratch, when update != 0
+  float* head_stats = nullptr;    // [B, Hq, 2] scratch, when update != 0
+  int64_t protect_below = 0, protect_recent = 0;
+  bool key_is_position = false;
+  int update = 0;                 // 0 none, 1 add the sum over the group, 2 store the mean over it
 };
 void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream);
 bool decode_attention_supports(int64_t head_dim, int64_t group);

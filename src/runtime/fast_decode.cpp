@@ -10,6 +10,7 @@
 
 #include <ATen/ATen.h>
 
+#include "policies/policy.h"
 #include "runtime/moe.h"
 
 #ifdef LIL_WITH_CUDA
@@ -181,23 +182,25 @@ at::Tensor reference_full_attention(const at::Tensor& q, const at::Tensor& k_cac
   return out.reshape({rows, n_q, d}).to(q.scalar_type());
 }
 
-at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
-                             const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
-                             const at::Tensor& slot_positions, const at::Tensor& partial, int64_t n_q_heads,
-                             double softmax_scale) {
+namespace {
 #ifdef LIL_WITH_CUDA
+// The arguments both attention steps share (see kernels::DecodeAttentionArgs); checks shapes and scratch.
+kernels::DecodeAttentionArgs attention_args(const char* who, const at::Tensor& qkv, const at::Tensor& cos,
+                                            const at::Tensor& sin, const at::Tensor& positions,
+                                            const at::Tensor& k_cache, const at::Tensor& v_cache,
+                                            const at::Tensor& slot_positions, const at::Tensor& scratch,
+                                            int64_t scratch_needed, int64_t n_q_heads, double softmax_scale,
+                                            at::Tensor* out) {
   const int64_t rows = k_cache.size(0), n_kv = k_cache.size(1), capacity = k_cache.size(2), d = k_cache.size(3);
   require(k_cache.is_contiguous() && v_cache.is_contiguous() && slot_positions.is_contiguous() &&
               qkv.is_contiguous() && qkv.size(0) == rows && qkv.size(1) == (n_q_heads + 2 * n_kv) * d &&
-              qkv.scalar_type() == k_cache.scalar_type() && partial.scalar_type() == at::kFloat,
-          "fused_full_decode", "contiguous qkv [B, (Hq + 2 Hkv) D] and caches [B, Hkv, C, D] of one dtype");
+              qkv.scalar_type() == k_cache.scalar_type() && scratch.scalar_type() == at::kFloat,
+          who, "contiguous qkv [B, (Hq + 2 Hkv) D] and caches [B, Hkv, C, D] of one dtype");
   int64_t chunk = 0;
   const int64_t splits = decode_attention_splits(rows, n_kv, capacity, &chunk);
-  require(partial.numel() >= decode_attention_scratch(rows, n_q_heads, d, splits), "fused_full_decode",
-          "a scratch of decode_attention_scratch() floats");
-  at::Tensor out = at::empty({rows, n_q_heads, d}, qkv.options());
+  require(scratch.numel() >= scratch_needed, who, "a float32 scratch of " + std::to_string(scratch_needed) + " elements");
+  *out = at::empty({rows, n_q_heads, d}, qkv.options());
   kernels::DecodeAttentionArgs a;
-  // RoPE and the cache append happen in the split kernel (see kernels::DecodeAttentionArgs), then the combine.
   a.qkv = qkv.data_ptr();
   a.cos = cos.data_ptr();
   a.sin = sin.data_ptr();
@@ -205,8 +208,8 @@ at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const
   a.k = k_cache.data_ptr();
   a.v = v_cache.data_ptr();
   a.positions = positions.data_ptr<int64_t>();
-  a.out = out.data_ptr();
-  a.partial = partial.data_ptr<float>();
+  a.out = out->data_ptr();
+  a.partial = scratch.data_ptr<float>();
   a.batch = rows;
   a.n_q_heads = n_q_heads;
   a.n_kv_heads = n_kv;
@@ -215,6 +218,39 @@ at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const
   a.chunk = chunk;
   a.splits = splits;
   a.softmax_scale = static_cast<float>(softmax_scale);
+  return a;
+}
+#endif
+
+// Offsets (in floats) of the eviction step's scratch: the split partials, the base-2 scores [B, Hq, C], the
+// heads' maxima and denominators [B, Hq, 2], the chosen slots [B, Hkv] (int64, at an even offset).
+struct EvictionScratch {
+  int64_t logits, stats, chosen, total;
+};
+EvictionScratch eviction_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim,
+                                 int64_t capacity, int64_t splits) {
+  EvictionScratch e;
+  e.logits = (decode_attention_scratch(batch, n_q_heads, head_dim, splits) + 1) / 2 * 2;
+  e.stats = e.logits + batch * n_q_heads * capacity;
+  e.chosen = (e.stats + batch * n_q_heads * 2 + 1) / 2 * 2;
+  e.total = e.chosen + 2 * batch * n_kv_heads;
+  return e;
+}
+}  // namespace
+
+at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                             const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                             const at::Tensor& slot_positions, const at::Tensor& partial, int64_t n_q_heads,
+                             double softmax_scale) {
+#ifdef LIL_WITH_CUDA
+  int64_t chunk = 0;
+  const int64_t splits = decode_attention_splits(k_cache.size(0), k_cache.size(1), k_cache.size(2), &chunk);
+  at::Tensor out;
+  // RoPE and the cache append happen in the split kernel (see kernels::DecodeAttentionArgs), then the combine.
+  kernels::DecodeAttentionArgs a =
+      attention_args("fused_full_decode", qkv, cos, sin, positions, k_cache, v_cache, slot_positions, partial,
+                     decode_attention_scratch(k_cache.size(0), n_q_heads, k_cache.size(3), splits), n_q_heads,
+                     softmax_scale, &out);
   kernels::decode_attention(elem_type(qkv), a, current_stream());
   check_launch("fused_full_decode (attention)");
   return out;
@@ -222,6 +258,47 @@ at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const
   (void)qkv, (void)cos, (void)sin, (void)positions, (void)k_cache, (void)v_cache, (void)slot_positions, (void)partial,
       (void)n_q_heads, (void)softmax_scale;
   no_cuda("fused_full_decode");
+#endif
+}
+
+int64_t decode_eviction_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim,
+                                int64_t capacity, int64_t splits) {
+  return eviction_scratch(batch, n_q_heads, n_kv_heads, head_dim, capacity, splits).total;
+}
+
+at::Tensor fused_eviction_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                                 const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                                 const at::Tensor& slot_positions, const at::Tensor& scores, const FusedEviction& rule,
+                                 const at::Tensor& scratch, int64_t n_q_heads, double softmax_scale) {
+#ifdef LIL_WITH_CUDA
+  const int64_t rows = k_cache.size(0), n_kv = k_cache.size(1), capacity = k_cache.size(2), d = k_cache.size(3);
+  require(scores.is_contiguous() && scores.scalar_type() == at::kFloat && scores.numel() == rows * n_kv * capacity,
+          "fused_eviction_decode", "float32 scores [B, Hkv, C] like the cache");
+  int64_t chunk = 0;
+  const int64_t splits = decode_attention_splits(rows, n_kv, capacity, &chunk);
+  const EvictionScratch e = eviction_scratch(rows, n_q_heads, n_kv, d, capacity, splits);
+  at::Tensor out;
+  kernels::DecodeAttentionArgs a = attention_args("fused_eviction_decode", qkv, cos, sin, positions, k_cache, v_cache,
+                                                  slot_positions, scratch, e.total, n_q_heads, softmax_scale, &out);
+  float* base = scratch.data_ptr<float>();
+  a.evict = true;
+  a.scores = scores.data_ptr<float>();
+  a.chosen = reinterpret_cast<int64_t*>(base + e.chosen);
+  a.protect_below = rule.protect_below;
+  a.protect_recent = rule.protect_recent;
+  a.key_is_position = rule.key_is_position;
+  a.update = rule.update == FusedEviction::Update::AddSum ? 1 : rule.update == FusedEviction::Update::SetMean ? 2 : 0;
+  if (a.update != 0) {
+    a.logits = base + e.logits;
+    a.head_stats = base + e.stats;
+  }
+  kernels::decode_attention(elem_type(qkv), a, current_stream());
+  check_launch("fused_eviction_decode (attention)");
+  return out;
+#else
+  (void)qkv, (void)cos, (void)sin, (void)positions, (void)k_cache, (void)v_cache, (void)slot_positions, (void)scores,
+      (void)rule, (void)scratch, (void)n_q_heads, (void)softmax_scale;
+  no_cuda("fused_eviction_decode");
 #endif
 }
 

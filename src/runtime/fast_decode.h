@@ -39,6 +39,19 @@ at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const
                              const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
                              const at::Tensor& slot_positions, const at::Tensor& partial, int64_t n_q_heads,
                              double softmax_scale);
+// An eviction policy's decode step (policies/policy.h, FusedEviction; kernels::DecodeAttentionArgs, `evict`)
+// in the same two kernels (a third when the rule updates scores) on its compact cache of C slots: RoPE, the
+// victim slot chosen by the rule from slot_positions / scores [B, Hkv, C] (float32), the token written there,
+// attention over every valid slot, then slot_positions and scores updated as KVCache::decode_attention with
+// the policy's own methods leaves them. `scratch` is float32 of decode_eviction_scratch() elements. Returns
+// [B, Hq, D].
+int64_t decode_eviction_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim,
+                                int64_t capacity, int64_t splits);
+struct FusedEviction;
+at::Tensor fused_eviction_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                                 const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                                 const at::Tensor& slot_positions, const at::Tensor& scores, const FusedEviction& rule,
+                                 const at::Tensor& scratch, int64_t n_q_heads, double softmax_scale);
 // Attention alone (q [B, Hq, D] already roped, the token already in the cache), as the reference computes it.
 at::Tensor reference_full_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                                     const at::Tensor& positions, double softmax_scale);

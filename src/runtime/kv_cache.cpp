@@ -27,13 +27,22 @@ KVCache::KVCache(std::unique_ptr<Policy> policy, const CacheShape& shape, c10::S
   }
   step_attended_ = at::zeros({shape.rows}, long_opts);
   step_resident_ = at::zeros({shape.rows}, long_opts);
-  if (policy_->kind() == PolicyKind::Full && shape.n_layers > 0 && shape.n_q_heads % shape.n_kv_heads == 0 &&
-      fused_full_attention_supported(layers_[0].keys, shape.head_dim, shape.n_q_heads / shape.n_kv_heads)) {
-    fused_full_ = true;
+  const bool fused_shape = shape.n_layers > 0 && shape.n_q_heads % shape.n_kv_heads == 0 &&
+                           fused_full_attention_supported(layers_[0].keys, shape.head_dim,
+                                                          shape.n_q_heads / shape.n_kv_heads);
+  if (fused_shape && policy_->kind() == PolicyKind::Full) fused_ = FusedPath::Full;
+  if (fused_shape && policy_->kind() == PolicyKind::Eviction && policy_->fused_eviction(&eviction_rule_) &&
+      layers_[0].scores.scalar_type() == at::kFloat) {
+    fused_ = FusedPath::Eviction;
+  }
+  if (fused_ != FusedPath::None) {
     int64_t chunk = 0;
     const int64_t splits = decode_attention_splits(shape.rows, shape.n_kv_heads, capacity_, &chunk);
-    attention_scratch_ = at::empty({decode_attention_scratch(shape.rows, shape.n_q_heads, shape.head_dim, splits)},
-                                   float_opts.dtype(at::kFloat));
+    const int64_t floats =
+        fused_ == FusedPath::Full
+            ? decode_attention_scratch(shape.rows, shape.n_q_heads, shape.head_dim, splits)
+            : decode_eviction_scratch(shape.rows, shape.n_q_heads, shape.n_kv_heads, shape.head_dim, capacity_, splits);
+    attention_scratch_ = at::empty({floats}, float_opts.dtype(at::kFloat));
   }
 }
 
@@ -168,18 +177,31 @@ at::Tensor KVCache::decode_attention(int64_t layer, const at::Tensor& q, const a
   return out.reshape({rows, shape_.n_q_heads, head_dim});
 }
 
-at::Tensor KVCache::decode_full_fused(int64_t layer, const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
-                                      const at::Tensor& position, double softmax_scale) {
-  if (!fused_full_) throw std::logic_error("KVCache::decode_full_fused: the cache has no fused full-attention path");
+at::Tensor KVCache::decode_fused(int64_t layer, const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                                 const at::Tensor& position, double softmax_scale) {
+  if (fused_ == FusedPath::None) throw std::logic_error("KVCache::decode_fused: the cache has no fused path");
   LayerCache& c = layers_[static_cast<size_t>(layer)];
   c.decode_steps += 1;
-  at::Tensor out = fused_full_decode(qkv, cos, sin, position, c.keys, c.values, c.positions, attention_scratch_,
-                                     shape_.n_q_heads, softmax_scale);
+  if (fused_ == FusedPath::Full) {
+    at::Tensor out = fused_full_decode(qkv, cos, sin, position, c.keys, c.values, c.positions, attention_scratch_,
+                                       shape_.n_q_heads, softmax_scale);
+    if (layer == 0) {
+      // Slots [0, position] are resident and attended, in every layer and KV head alike.
+      at::Tensor filled = at::clamp_max(position + 1, capacity_);
+      step_attended_.copy_(at::maximum(step_attended_, filled));
+      step_resident_.copy_(at::maximum(step_resident_, filled));
+    }
+    return out;
+  }
+  at::Tensor out = fused_eviction_decode(qkv, cos, sin, position, c.keys, c.values, c.positions, c.scores,
+                                         eviction_rule_, attention_scratch_, shape_.n_q_heads, softmax_scale);
   if (layer == 0) {
-    // Slots [0, position] are resident and attended, in every layer and KV head alike.
-    at::Tensor filled = at::clamp_max(position + 1, capacity_);
-    step_attended_.copy_(at::maximum(step_attended_, filled));
-    step_resident_.copy_(at::maximum(step_resident_, filled));
+    // Every valid slot is attended (the default selection of eviction policies); the prefill keeps the same
+    // number of tokens in every layer and KV head and each step fills or replaces one, so layer 0 stands for
+    // all of them.
+    at::Tensor resident = c.positions.ge(0).sum(-1).amax(-1);
+    step_attended_.copy_(at::maximum(step_attended_, resident));
+    step_resident_.copy_(at::maximum(step_resident_, resident));
   }
   return out;
 }

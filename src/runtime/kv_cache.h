@@ -63,14 +63,16 @@ class KVCache {
   at::Tensor decode_attention(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                               const at::Tensor& position, double softmax_scale);
 
-  // True when the decode step can take the fused path for the `full` policy (CUDA, supported head_dim and
-  // query heads per KV head): slot i of a row then holds position i.
-  bool fused_full_attention() const { return fused_full_; }
-  // The `full` policy's decode step for `layer` in fused kernels: RoPE of the fused projection qkv
-  // [B, (Hq + 2 Hkv) D] with the model's tables cos/sin [P, D], write of the token to slot position[b],
-  // attention over slots [0, position[b]] -> [B, Hq, D]. Counts like decode_attention.
-  at::Tensor decode_full_fused(int64_t layer, const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
-                               const at::Tensor& position, double softmax_scale);
+  // True when the decode step can take the fused kernels (CUDA, supported head_dim and query heads per KV
+  // head): the `full` policy (slot i of a row holds position i), and eviction policies whose rule has the
+  // kernels' form (Policy::fused_eviction: sink, h2o, tova).
+  bool fused_attention() const { return fused_ != FusedPath::None; }
+  // The decode step for `layer` in fused kernels: RoPE of the fused projection qkv [B, (Hq + 2 Hkv) D] with
+  // the model's tables cos/sin [P, D], the write of the token (slot position[b] for `full`, the policy's victim
+  // otherwise), attention over the resident slots -> [B, Hq, D]; the policy's slot positions and scores are
+  // left as decode_attention leaves them. Counts like decode_attention.
+  at::Tensor decode_fused(int64_t layer, const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                          const at::Tensor& position, double softmax_scale);
 
   // Marks the end of a decode step: keeps this step's attended/resident counts (device tensors, read later).
   void end_step();
@@ -88,8 +90,10 @@ class KVCache {
   c10::ScalarType dtype_;
   c10::Device device_;
   std::vector<LayerCache> layers_;
-  bool fused_full_ = false;
-  at::Tensor attention_scratch_;  // float32 partials of the fused split attention
+  enum class FusedPath { None, Full, Eviction };
+  FusedPath fused_ = FusedPath::None;
+  FusedEviction eviction_rule_;
+  at::Tensor attention_scratch_;  // float32 scratch of the fused split attention
   // Per-step counters are updated in place, so a decode step captured in a CUDA graph keeps writing the
   // tensors end_step() reads.
   at::Tensor step_attended_;   // [B] max over layers/heads in the current step

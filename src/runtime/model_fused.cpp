@@ -80,7 +80,7 @@ at::Tensor CausalLM::decode_fused(const at::Tensor& ids, const at::Tensor& posit
   const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, d = config_.head_dim;
   const double scale = softmax_scale();
   const double eps = config_.rms_norm_eps;
-  const bool fused_full = cache.fused_full_attention();
+  const bool fused_attention = cache.fused_attention();
   at::Tensor x = embed_tokens_.index_select(0, ids);  // [B, H]
   for (size_t l = 0; l < layers_.size(); ++l) {
     const LayerWeights& w = layers_[l];
@@ -100,8 +100,8 @@ at::Tensor CausalLM::decode_fused(const at::Tensor& ids, const at::Tensor& posit
       qkv = at::cat({lin(w.q_proj, w.q_bias), lin(w.k_proj, w.k_bias), lin(w.v_proj, w.v_bias)}, 1);
     }
     at::Tensor attn;
-    if (fused_full) {
-      attn = cache.decode_full_fused(layer, qkv, rope_cos_, rope_sin_, positions, scale);
+    if (fused_attention) {
+      attn = cache.decode_fused(layer, qkv, rope_cos_, rope_sin_, positions, scale);
     } else {
       RopedQKV r = fused_rope(qkv, rope_cos_, rope_sin_, positions, n_heads, n_kv, d);
       attn = cache.decode_attention(layer, r.q, r.k, r.v, positions, scale);

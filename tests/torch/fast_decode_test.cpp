@@ -185,6 +185,80 @@ TEST_CASE("Fused kernels: full-policy decode attention equals dense attention ov
   }
 }
 
+TEST_CASE("Fused kernels: an eviction policy's decode step equals the shared cache step", "[fast][cuda]") {
+  if (!cuda_ready()) return;
+  at::manual_seed(13);
+  const int64_t max_context = 4096;
+  for (auto t : kTypes) {
+    for (auto [hq, hkv, d] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{12, 2, 128}, {8, 4, 64}, {32, 8, 128}}) {
+      for (const std::string policy : {"sink", "h2o", "tova"}) {
+        for (int64_t budget : {48, 300}) {
+          INFO("dtype " << type_name(t) << ", heads " << hq << "/" << hkv << ", head_dim " << d << ", " << policy
+                        << " budget " << budget);
+          const PolicyGeometry geometry{1, hkv, hq, d};
+          CacheShape shape;
+          shape.rows = 3;
+          shape.n_layers = 1;
+          shape.n_kv_heads = hkv;
+          shape.n_q_heads = hq;
+          shape.head_dim = d;
+          shape.max_context = max_context;
+          const c10::Device gpu(c10::kCUDA);
+          KVCache ref(make_policy(policy, budget, {}, geometry), shape, t, gpu);
+          KVCache got(make_policy(policy, budget, {}, geometry), shape, t, gpu);
+          REQUIRE(got.fused_attention());
+          // State: row 0 half full (slots 0..budget/2 - 1, positions in order: the first empty slot is
+          // written); rows 1 and 2 full, positions shuffled over the slots (row 1 with the sink positions
+          // resident), random scores with a few exact ties (the oldest token must win).
+          LayerCache& r = ref.layer(0);
+          r.keys.copy_(at::randn(r.keys.sizes(), cuda(t)));
+          r.values.copy_(at::randn(r.values.sizes(), cuda(t)));
+          r.scores.copy_(at::rand(r.scores.sizes(), cuda(at::kFloat)).mul(8).floor().div(4));
+          std::vector<int64_t> next(3);
+          for (int64_t b = 0; b < 3; ++b) {
+            for (int64_t h = 0; h < hkv; ++h) {
+              at::Tensor row = r.positions[b][h];
+              row.fill_(-1);
+              if (b == 0) {
+                row.slice(0, 0, budget / 2).copy_(at::arange(budget / 2, cuda(at::kLong)));
+              } else {
+                at::Tensor kept = b == 1 ? at::cat({at::arange(4, cuda(at::kLong)),
+                                                    at::randperm(996, cuda(at::kLong)).slice(0, 0, budget - 4).add(4)})
+                                         : at::randperm(1000, cuda(at::kLong)).slice(0, 0, budget).add(900);
+                row.copy_(kept.index_select(0, at::randperm(budget, cuda(at::kLong))));
+              }
+            }
+            next[static_cast<size_t>(b)] = r.positions[b].max().item<int64_t>() + 1;
+          }
+          at::Tensor pos = at::tensor(next, cuda(at::kLong));
+          auto [cos, sin] = rope_tables(max_context, d, t);
+          const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+          for (int step = 0; step < 4; ++step) {
+            INFO("step " << step);
+            LayerCache& g = got.layer(0);
+            g.keys.copy_(r.keys);
+            g.values.copy_(r.values);
+            g.positions.copy_(r.positions);
+            g.scores.copy_(r.scores);
+            at::Tensor qkv = at::randn({3, (hq + 2 * hkv) * d}, cuda(t));
+            RopedQKV roped = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
+            at::Tensor want = ref.decode_attention(0, roped.q, roped.k, roped.v, pos, scale);
+            at::Tensor have = got.decode_fused(0, qkv, cos, sin, pos, scale);
+            // The victim is chosen from the same state by the same rule: the same slot, exactly.
+            CHECK(g.positions.equal(r.positions));
+            CHECK(max_abs_diff(g.values, r.values) == 0);
+            CHECK(max_abs_diff(g.keys, r.keys) <= tolerance(t, r.keys));
+            CHECK(max_abs_diff(have, want) <= tolerance(t, want));
+            // Scores from the step's probabilities (the reference's logits are rounded to the model dtype).
+            CHECK(max_abs_diff(g.scores, r.scores) <= (t == at::kFloat ? 1e-5 : 2e-2) * std::max(1.0, r.scores.abs().max().item<double>()));
+            pos = pos + 1;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, residual fused) equals its ATen twin",
           "[fast][cuda]") {
   if (!cuda_ready()) return;
