@@ -112,6 +112,16 @@ struct FusedEviction {
   Update update = Update::None;  // scores += probabilities summed over the group / = their mean over it
 };
 
+// A retention policy that attends whole pages ranked by a bound on the query's logits (Quest), in the form the
+// fused GPU kernels run it (kernels::QuestArgs): page j holds slots [j page_size, (j + 1) page_size), its
+// element-wise key min/max live in page_min/page_max [B, Hkv, P, D] (model dtype; an empty page's max is
+// -inf), the bound is the sum over the group's query heads of sum_d max(q_d min_d, q_d max_d), the page being
+// written is always attended, and the top budget / page_size pages are (the earlier page among equal bounds).
+struct FusedPages {
+  int64_t page_size = 0;
+  at::Tensor page_min, page_max;
+};
+
 struct PolicyGeometry {
   int64_t n_layers = 0;
   int64_t n_kv_heads = 0;
@@ -158,6 +168,9 @@ class Policy {
   virtual bool fused_eviction(FusedEviction* /*rule*/) const { return false; }
 
   // ---- Retention policies ----
+  // The policy's selection for the fused GPU kernels, when it has that form (see FusedPages); false (the
+  // default) keeps the policy on the shared ATen step.
+  virtual bool fused_pages(LayerCache& /*cache*/, FusedPages* /*pages*/) const { return false; }
   // Which slots the query attends to. `query` [B, Hkv, G, D]. Default: all valid slots.
   virtual Selection select(LayerCache& cache, const at::Tensor& query, const at::Tensor& current_position);
 

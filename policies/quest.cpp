@@ -60,6 +60,13 @@ void QuestPolicy::after_write(LayerCache& cache, const at::Tensor& slot) {
   cache.aux[kCurrentPage].copy_(page);
 }
 
+bool QuestPolicy::fused_pages(LayerCache& cache, FusedPages* pages) const {
+  pages->page_size = page_size_;
+  pages->page_min = cache.aux.at(kPageMin);
+  pages->page_max = cache.aux.at(kPageMax);
+  return true;
+}
+
 Selection QuestPolicy::select(LayerCache& cache, const at::Tensor& query, const at::Tensor& /*current_position*/) {
   const int64_t rows = cache.keys.size(0), n_kv = cache.keys.size(1), slots = cache.keys.size(2);
   const auto type = cache.scores.scalar_type();

@@ -195,6 +195,41 @@ __device__ __forceinline__ void load_pack(const T* p, float (&out)[P]) {
   for (int e = 0; e < P; ++e) out[e] = to_float(r.e[e]);
 }
 
+// RoPE of one head held across a warp (lane l: dimensions [l P, l P + P) of D = 32 P), in place, all 32 lanes
+// together: rotate_half's partner dimensions (i +- D/2) are lane l ^ 16's; Hugging Face's roundings in T.
+template <typename T, int P>
+__device__ __forceinline__ void rope_lane(float (&x)[P], const float (&cs)[P], const float (&sn)[P], int lane) {
+#pragma unroll
+  for (int e = 0; e < P; ++e) {
+    const float other = __shfl_xor_sync(0xffffffffu, x[e], 16);
+    const float rot = lane < 16 ? -other : other;
+    x[e] = round_to<T>(round_to<T>(x[e] * cs[e]) + round_to<T>(rot * sn[e]));
+  }
+}
+
+// The decode token of row b as KV head h's warp needs it, lane l holding dimensions [l P, l P + P) (P = D / 32):
+// the group's query heads (kMaxGroup, padding heads load the group's first and are zeroed by the caller), the
+// key and value from the fused projection qkv [B, (Hq + 2 Hkv) D], and the RoPE tables at the token's position,
+// which is returned. All loads but the tables' go out unconditionally, together.
+template <typename T, int D, int kMaxGroup>
+__device__ __forceinline__ int64_t load_token_heads(const void* qkv, const void* cos, const void* sin,
+                                                    const int64_t* positions, int64_t b, int64_t h, int64_t hq,
+                                                    int64_t hkv, int lane, float (&q)[kMaxGroup][D / 32],
+                                                    float (&kx)[D / 32], float (&vx)[D / 32], float (&cs)[D / 32],
+                                                    float (&sn)[D / 32]) {
+  constexpr int P = D / 32;
+  const int64_t group = hq / hkv;
+  const T* row = static_cast<const T*>(qkv) + b * (hq + 2 * hkv) * D;
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g) load_pack<T, P>(row + (h * group + (g < group ? g : 0)) * D + lane * P, q[g]);
+  load_pack<T, P>(row + (hq + h) * D + lane * P, kx);
+  load_pack<T, P>(row + (hq + hkv + h) * D + lane * P, vx);
+  const int64_t pos = positions[b];
+  load_pack<T, P>(static_cast<const T*>(cos) + pos * D + lane * P, cs);
+  load_pack<T, P>(static_cast<const T*>(sin) + pos * D + lane * P, sn);
+  return pos;
+}
+
 // Sums each of N per-lane values (N = 2^L <= 32) over the warp's 32 lanes, transposed: every reduction level
 // halves the values a lane carries (a lane keeps one half, sends the other to its partner), so N sums take
 // N - 1 shuffles in all instead of 5 N. Lane l gets back the total of value l >> (5 - L).
@@ -295,12 +330,16 @@ __device__ int64_t choose_victim(const DecodeAttentionArgs& a, int64_t row, int6
 //   the lanes transposed (U G - 1 shuffles, lane l ends with score (u, g) = l >> (5 - L)), the online softmax
 //   runs once per iteration and query head (one maximum, one rescale) in base 2 (the query carries log2 e), and
 //   the probabilities reach the lanes' output dimensions through the warp's slice of shared memory.
-// - kEvict: an eviction policy's step (DecodeAttentionArgs): the victim slot from choose_victim, every valid
-//   slot of the chunk attended (each lane loads its token's slot position with the keys), the scores kept.
-template <typename T, int D, int kMaxGroup, bool kEvict>
+// - kMode kEvict: an eviction policy's step (DecodeAttentionArgs): the victim slot from choose_victim, every
+//   valid slot of the chunk attended (each lane loads its token's slot position with the keys), the scores kept.
+// - kMode kGather: the tokens of listed pages (Quest), their page numbers staged in shared memory first; no
+//   write.
+constexpr int kFull = 0, kEvict = 1, kGather = 2;
+template <typename T, int D, int kMaxGroup, int kMode>
 __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(DecodeAttentionArgs a) {
   pdl_wait();
   pdl_trigger();
+  constexpr bool kValidity = kMode != kFull;  // empty slots among the attended ones, checked per token
   constexpr int kPerLane = D / 32;
   constexpr int U = kAttnUnroll;
   constexpr int N = U * kMaxGroup;              // scores per warp and iteration
@@ -309,14 +348,33 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
   const int64_t split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t hq = a.n_q_heads, hkv = a.n_kv_heads, group = hq / hkv;
+  const int64_t span = kMode == kGather ? a.selected : a.capacity;  // tokens the splits divide
   const int64_t start = split * a.chunk;
-  const int64_t chunk_end = start + a.chunk < a.capacity ? start + a.chunk : a.capacity;
+  const int64_t chunk_end = start + a.chunk < span ? start + a.chunk : span;
   const T* keys = static_cast<const T*>(a.k) + (b * hkv + h) * a.capacity * D;
   const T* values = static_cast<const T*>(a.v) + (b * hkv + h) * a.capacity * D;
+  // Gather: the chunk's page numbers (dynamic shared memory, chunk / page_size + 2 entries).
+  extern __shared__ int32_t chunk_pages[];
+  const int64_t first_page = kMode == kGather ? start / a.page_size : 0;
+  if constexpr (kMode == kGather) {
+    const int64_t count = (chunk_end - 1) / a.page_size - first_page + 1;
+    const int32_t* listed = a.pages + (b * hkv + h) * (a.selected / a.page_size);
+    for (int64_t i = threadIdx.x; i < count; i += blockDim.x) chunk_pages[i] = listed[first_page + i];
+    __syncthreads();
+  }
+  auto slot_of = [&](int64_t j) -> int64_t {  // the cache slot of listed token j (may be past the capacity)
+    if constexpr (kMode == kGather) {
+      const int64_t pg = j / a.page_size;
+      return static_cast<int64_t>(chunk_pages[pg - first_page]) * a.page_size + (j - pg * a.page_size);
+    } else {
+      return j;
+    }
+  };
   auto load_tokens = [&](int64_t base, float (&k)[U][kPerLane], float (&v)[U][kPerLane]) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int64_t j = base + u < chunk_end ? base + u : chunk_end - 1;  // a valid slot; ignored past the end
+      int64_t j = slot_of(base + u < chunk_end ? base + u : chunk_end - 1);  // ignored past the end
+      if (kMode == kGather && j >= a.capacity) j = a.capacity - 1;           // ignored too (not valid)
       load_pack<T, kPerLane>(keys + j * D + lane * kPerLane, k[u]);
       load_pack<T, kPerLane>(values + j * D + lane * kPerLane, v[u]);
     }
@@ -325,12 +383,15 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
   int64_t base = start + warp * U;
   float kc[U][kPerLane], vc[U][kPerLane];
   load_tokens(base, kc, vc);  // speculative: before the position is read
-  // kEvict: the slot position of this lane's token after transpose_sum (my_u below), < 0 = empty.
+  // kValidity: the slot position of this lane's token after transpose_sum (my_u below), < 0 = empty.
   const int64_t* slot_pos_row = a.slot_positions + (b * hkv + h) * a.capacity;
   const int lane_u = (lane / (32 / (U * kMaxGroup))) / kMaxGroup;
-  auto lane_slot_pos = [&](int64_t at) { return slot_pos_row[at + lane_u < chunk_end ? at + lane_u : chunk_end - 1]; };
+  auto lane_slot_pos = [&](int64_t at) -> int64_t {
+    const int64_t j = slot_of(at + lane_u < chunk_end ? at + lane_u : chunk_end - 1);
+    return j < a.capacity ? slot_pos_row[j] : -1;
+  };
   int64_t sp_cur = 0;
-  if constexpr (kEvict) sp_cur = lane_slot_pos(base);
+  if constexpr (kValidity) sp_cur = lane_slot_pos(base);
 
   // RoPE of the query heads is computed here, and the block whose chunk holds the token's slot writes its roped
   // key and its value into the cache (what rope_append would do in a kernel of its own); that block's
@@ -338,38 +399,25 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
   // rotate_half's partner dimensions (i +- D/2) are lane l ^ 16's, taken by a shuffle, so each head is one
   // packed load per lane. Every load here is unconditional (padding heads load head 0, then are zeroed): a
   // load behind a branch waits for the round trip before it, and the query heads' loads went out one by one.
-  const T* qkv_row = static_cast<const T*>(a.qkv) + b * (hq + 2 * hkv) * D;
-  float q[kMaxGroup][kPerLane], kx[kPerLane], vx[kPerLane];
-#pragma unroll
-  for (int g = 0; g < kMaxGroup; ++g) {
-    load_pack<T, kPerLane>(qkv_row + (h * group + (g < group ? g : 0)) * D + lane * kPerLane, q[g]);
-  }
-  load_pack<T, kPerLane>(qkv_row + (hq + h) * D + lane * kPerLane, kx);
-  load_pack<T, kPerLane>(qkv_row + (hq + hkv + h) * D + lane * kPerLane, vx);
-  const int64_t pos = a.positions[b];
-  float cs[kPerLane], sn[kPerLane];
-  load_pack<T, kPerLane>(static_cast<const T*>(a.cos) + pos * D + lane * kPerLane, cs);
-  load_pack<T, kPerLane>(static_cast<const T*>(a.sin) + pos * D + lane * kPerLane, sn);
+  float q[kMaxGroup][kPerLane], kx[kPerLane], vx[kPerLane], cs[kPerLane], sn[kPerLane];
+  const int64_t pos = load_token_heads<T, D, kMaxGroup>(a.qkv, a.cos, a.sin, a.positions, b, h, hq, hkv, lane, q, kx,
+                                                        vx, cs, sn);
   // The slot the token goes to and the end of the slots this block attends: for `full` slot i holds position
   // i, so [start, min(chunk end, pos + 1)); an eviction step looks at the whole chunk (validity per token).
   int64_t slot, end;
-  if constexpr (kEvict) {
+  if constexpr (kMode == kEvict) {
     slot = choose_victim<kAttnWarps * 32>(a, b * hkv + h, pos);
     end = chunk_end;
     if (split == 0 && threadIdx.x == 0) a.chosen[b * hkv + h] = slot;
+  } else if constexpr (kMode == kGather) {
+    slot = -1;  // written by quest_select
+    end = chunk_end;
   } else {
     const int64_t len = pos + 1 < a.capacity ? pos + 1 : a.capacity;
     slot = len - 1;
     end = chunk_end < len ? chunk_end : len;
   }
-  auto rope = [&](float (&x)[kPerLane]) {  // in place, all 32 lanes together; Hugging Face's roundings in T
-#pragma unroll
-    for (int e = 0; e < kPerLane; ++e) {
-      const float other = __shfl_xor_sync(0xffffffffu, x[e], 16);
-      const float rot = lane < 16 ? -other : other;
-      x[e] = round_to<T>(round_to<T>(x[e] * cs[e]) + round_to<T>(rot * sn[e]));
-    }
-  };
+  auto rope = [&](float (&x)[kPerLane]) { rope_lane<T>(x, cs, sn, lane); };
   constexpr float kLog2e = 1.4426950408889634f;
   const float q_scale = a.softmax_scale * kLog2e;  // scores in base 2
 #pragma unroll
@@ -400,7 +448,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
       *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.k) + at) = kp;
       *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.v) + at) = vp;
       // (An eviction step records the slot in the combine kernel: the other blocks are still choosing it.)
-      if (!kEvict && lane == 0 && a.slot_positions != nullptr) {
+      if (kMode == kFull && lane == 0 && a.slot_positions != nullptr) {
         a.slot_positions[(b * hkv + h) * a.capacity + slot] = pos;
       }
     }
@@ -410,7 +458,8 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
   // denominator of head my_g (the lanes of one head agree on m; l is this lane's share, summed at the end);
   // acc: the lane's output dimensions of every head.
   const int my_idx = lane / kCopies, my_u = my_idx / kMaxGroup, my_g = my_idx % kMaxGroup;
-  float* logits_row = kEvict && a.logits != nullptr ? a.logits + (b * hq + h * group + my_g) * a.capacity : nullptr;
+  float* logits_row =
+      kMode == kEvict && a.logits != nullptr ? a.logits + (b * hq + h * group + my_g) * a.capacity : nullptr;
   float m = -INFINITY, l = 0.f;
   float acc[kMaxGroup][kPerLane];
 #pragma unroll
@@ -424,7 +473,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
     const bool more = base + kStride < end;
     if (more) load_tokens(base + kStride, kn, vn);  // in flight while this iteration's tokens are scored
     int64_t sp_next = 0;
-    if (kEvict && more) sp_next = lane_slot_pos(base + kStride);
+    if (kValidity && more) sp_next = lane_slot_pos(base + kStride);
     if (owns_slot && slot >= base && slot < base + U) {  // loaded before the append: take the new token's
 #pragma unroll
       for (int u = 0; u < U; ++u) {
@@ -449,7 +498,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
     }
     float score = transpose_sum(s);
     if (base + my_u >= end) score = -INFINITY;  // past the sequence (token 0 of an iteration never is)
-    if constexpr (kEvict) {
+    if constexpr (kValidity) {
       if (sp_cur < 0 && base + my_u != slot) score = -INFINITY;  // an empty slot
       if (logits_row != nullptr && lane % kCopies == 0 && my_g < group && base + my_u < end) {
         logits_row[base + my_u] = score;
@@ -459,7 +508,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 16));
     const float m_new = fmaxf(m, tile_max);
     // An eviction step's tile can be all empty slots: keep the -inf maximum from making 0 * inf.
-    const float m_ref = kEvict && m_new == -INFINITY ? 0.f : m_new;
+    const float m_ref = kValidity && m_new == -INFINITY ? 0.f : m_new;
     const float rescale = exp2f(m - m_ref);  // 0 on the first iteration (m = -inf)
     const float p = exp2f(score - m_ref);
     l = l * rescale + p;
@@ -483,7 +532,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
       }
     }
     __syncwarp();  // probs is rewritten by the next iteration
-    if constexpr (kEvict) sp_cur = sp_next;
+    if constexpr (kValidity) sp_cur = sp_next;
     if (more) {
 #pragma unroll
       for (int u = 0; u < U; ++u) {
@@ -543,6 +592,204 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
       part[D + 1] = sm_sum[g];
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Quest's page choice (QuestArgs). quest_bounds_kernel: one block of kAttnWarps warps per (page split, KV head,
+// sequence); each warp scores whole pages, lane l holding dimensions [l P, l P + P) of every query head (RoPE'd
+// as the split attention does) and of the page's min/max. The warp that scores the token's own page first
+// writes the token (key RoPE'd) into the cache and folds it into the page's min/max: that page's bound is
+// +inf whatever its min/max hold, so no other warp depends on the order.
+constexpr int kQuestPages = 4;
+template <typename T, int D, int kMaxGroup>
+__global__ void __launch_bounds__(kAttnWarps * 32) quest_bounds_kernel(QuestArgs a) {
+  pdl_wait();
+  pdl_trigger();
+  constexpr int kPerLane = D / 32;
+  const int64_t h = blockIdx.y, b = blockIdx.z;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t hq = a.n_q_heads, hkv = a.n_kv_heads, group = hq / hkv, row = b * hkv + h;
+  float q[kMaxGroup][kPerLane], kx[kPerLane], vx[kPerLane], cs[kPerLane], sn[kPerLane];
+  const int64_t pos = load_token_heads<T, D, kMaxGroup>(a.qkv, a.cos, a.sin, a.positions, b, h, hq, hkv, lane, q, kx,
+                                                        vx, cs, sn);
+  auto rope = [&](float (&x)[kPerLane]) { rope_lane<T>(x, cs, sn, lane); };
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g) {
+    if (g < group) {
+      rope(q[g]);
+    } else {
+#pragma unroll
+      for (int e = 0; e < kPerLane; ++e) q[g][e] = 0.f;
+    }
+  }
+  const int64_t current = pos / a.page_size;
+  T* lo_row = static_cast<T*>(a.page_min) + row * a.n_pages * D;
+  T* hi_row = static_cast<T*>(a.page_max) + row * a.n_pages * D;
+  // Each warp takes kQuestPages consecutive pages per iteration, their loads all in flight together.
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * kAttnWarps;
+  for (int64_t first = (static_cast<int64_t>(blockIdx.x) * kAttnWarps + warp) * kQuestPages; first < a.n_pages;
+       first += warps * kQuestPages) {
+    float lo[kQuestPages][kPerLane], hi[kQuestPages][kPerLane];
+#pragma unroll
+    for (int i = 0; i < kQuestPages; ++i) {
+      const int64_t page = first + i < a.n_pages ? first + i : a.n_pages - 1;
+      load_pack<T, kPerLane>(lo_row + page * D + lane * kPerLane, lo[i]);
+      load_pack<T, kPerLane>(hi_row + page * D + lane * kPerLane, hi[i]);
+    }
+#pragma unroll
+    for (int i = 0; i < kQuestPages; ++i) {
+      const int64_t page = first + i;
+      if (page >= a.n_pages) break;
+      if (page == current) {  // the whole warp: write the token, fold it into the page
+        rope(kx);
+        Pack<T, kPerLane> kp, vp, lp, hp;
+#pragma unroll
+        for (int e = 0; e < kPerLane; ++e) {
+          kp.e[e] = from_float<T>(kx[e]);
+          vp.e[e] = from_float<T>(vx[e]);
+          lp.e[e] = from_float<T>(fminf(lo[i][e], to_float(kp.e[e])));
+          hp.e[e] = from_float<T>(fmaxf(hi[i][e], to_float(kp.e[e])));
+        }
+        const int64_t at = (row * a.capacity + pos) * D + lane * kPerLane;
+        *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.k) + at) = kp;
+        *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.v) + at) = vp;
+        *reinterpret_cast<Pack<T, kPerLane>*>(lo_row + page * D + lane * kPerLane) = lp;
+        *reinterpret_cast<Pack<T, kPerLane>*>(hi_row + page * D + lane * kPerLane) = hp;
+        if (lane == 0) {
+          a.slot_positions[row * a.capacity + pos] = pos;
+          a.bounds[row * a.n_pages + page] = INFINITY;
+        }
+        continue;
+      }
+      float bound = 0.f;
+#pragma unroll
+      for (int g = 0; g < kMaxGroup; ++g) {
+#pragma unroll
+        for (int e = 0; e < kPerLane; ++e) bound += fmaxf(q[g][e] * lo[i][e], q[g][e] * hi[i][e]);
+      }
+      // Padding heads hold q = 0: their terms are 0 (max(0 * lo, 0 * hi)) on a non-empty page.
+      bound = warp_sum(bound);
+      const bool empty = __shfl_sync(0xffffffffu, hi[i][0], 0) == -INFINITY;  // a write makes the max finite
+      if (lane == 0) a.bounds[row * a.n_pages + page] = empty ? -INFINITY : bound;
+    }
+  }
+}
+
+// Exclusive prefix sum over a block of kThreads threads (kThreads / 32 <= 32 warps); also returns the total.
+template <int kThreads>
+__device__ int block_exclusive_scan(int v, int* total) {
+  __shared__ int warp_sums[kThreads / 32];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  int x = v;
+  for (int offset = 1; offset < 32; offset <<= 1) {
+    const int y = __shfl_up_sync(0xffffffffu, x, offset);
+    if (lane >= offset) x += y;
+  }
+  __syncthreads();  // warp_sums may still be read by a previous call
+  if (lane == 31) warp_sums[warp] = x;
+  __syncthreads();
+  int before = 0, all = 0;
+#pragma unroll
+  for (int w = 0; w < kThreads / 32; ++w) {
+    before += w < warp ? warp_sums[w] : 0;
+    all += warp_sums[w];
+  }
+  *total = all;
+  return before + x - v;
+}
+
+// The top k_pages bounds of one (KV head, sequence): radix select of the k-th largest (float bits mapped to
+// ordered integers, 8 bits per pass, histograms in shared memory), then the pages above it and the earliest
+// of those equal to it, in increasing page order (block scans: no atomics decide the order, so every run of
+// the step lists the same pages in the same order). Then the non-empty slots among them are counted.
+constexpr int kTopkThreads = 256;
+__global__ void __launch_bounds__(kTopkThreads) quest_topk_kernel(QuestArgs a) {
+  pdl_wait();
+  pdl_trigger();
+  extern __shared__ uint32_t keys[];  // [n_pages]
+  __shared__ int hist[256];
+  __shared__ uint32_t s_prefix;
+  __shared__ int s_remaining;
+  const int64_t row = blockIdx.y * a.n_kv_heads + blockIdx.x;
+  const int n = static_cast<int>(a.n_pages), k = static_cast<int>(a.k_pages);
+  for (int i = threadIdx.x; i < n; i += kTopkThreads) {
+    const uint32_t bits = __float_as_uint(a.bounds[row * n + i]);
+    keys[i] = bits & 0x80000000u ? ~bits : bits | 0x80000000u;  // larger float, larger key
+  }
+  if (threadIdx.x == 0) {
+    s_prefix = 0;
+    s_remaining = k;
+  }
+  __syncthreads();
+  uint32_t mask = 0;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    for (int i = threadIdx.x; i < 256; i += kTopkThreads) hist[i] = 0;
+    __syncthreads();
+    const uint32_t prefix = s_prefix;
+    for (int i = threadIdx.x; i < n; i += kTopkThreads) {
+      if ((keys[i] & mask) == prefix) atomicAdd(&hist[(keys[i] >> shift) & 255u], 1);
+    }
+    __syncthreads();
+    if (threadIdx.x < 32) {  // the digit holding the remaining-th largest: lanes take 8 bins each, high first
+      const int lane = threadIdx.x;
+      int mine = 0;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) mine += hist[255 - 8 * lane - i];
+      int upto = mine;  // inclusive count of bins from 255 down to the end of this lane's
+      for (int offset = 1; offset < 32; offset <<= 1) {
+        const int y = __shfl_up_sync(0xffffffffu, upto, offset);
+        if (lane >= offset) upto += y;
+      }
+      const int remaining = s_remaining;
+      const unsigned hit = __ballot_sync(0xffffffffu, upto >= remaining);
+      const int first = __ffs(hit) - 1;
+      if (lane == first) {
+        int before = upto - mine;
+        for (int i = 0; i < 8; ++i) {
+          const int bin = 255 - 8 * lane - i;
+          if (before + hist[bin] >= remaining) {
+            s_prefix = prefix | (static_cast<uint32_t>(bin) << shift);
+            s_remaining = remaining - before;
+            break;
+          }
+          before += hist[bin];
+        }
+      }
+    }
+    mask |= 255u << shift;
+    __syncthreads();
+  }
+  const uint32_t threshold = s_prefix;
+  const int take_equal = s_remaining;  // how many of the pages equal to the threshold are taken
+  // Each thread owns a contiguous range of pages, so a scan over threads is a scan in page order.
+  const int per = (n + kTopkThreads - 1) / kTopkThreads;
+  const int lo = threadIdx.x * per, hi = lo + per < n ? lo + per : n;
+  int equal = 0;
+  for (int i = lo; i < hi; ++i) equal += keys[i] == threshold;
+  int unused;
+  int equal_before = block_exclusive_scan<kTopkThreads>(equal, &unused);
+  int chosen = 0;
+  for (int i = lo; i < hi; ++i) {
+    if (keys[i] > threshold) ++chosen;
+    else if (keys[i] == threshold && equal_before++ < take_equal) ++chosen;
+  }
+  int out = block_exclusive_scan<kTopkThreads>(chosen, &unused);
+  equal_before = block_exclusive_scan<kTopkThreads>(equal, &unused);
+  int32_t* pages = a.pages + row * k;
+  for (int i = lo; i < hi; ++i) {
+    const bool take = keys[i] > threshold || (keys[i] == threshold && equal_before++ < take_equal);
+    if (take) pages[out++] = i;
+  }
+  __syncthreads();  // the list is complete (global writes of this block)
+  int valid = 0;
+  const int64_t* sp = a.slot_positions + row * a.capacity;
+  for (int64_t j = threadIdx.x; j < static_cast<int64_t>(k) * a.page_size; j += kTopkThreads) {
+    const int64_t slot = static_cast<int64_t>(pages[j / a.page_size]) * a.page_size + j % a.page_size;
+    valid += slot < a.capacity && sp[slot] >= 0;
+  }
+  int total;
+  block_exclusive_scan<kTopkThreads>(valid, &total);
+  if (threadIdx.x == 0) a.attended[row] = total;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -645,26 +892,60 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
   cudaStream_t s = as_stream(stream);
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    auto split = [&](auto dim_tag, auto evict_tag) {
+    auto split = [&](auto dim_tag, auto mode_tag) {
       constexpr int D = decltype(dim_tag)::value;
-      constexpr bool E = decltype(evict_tag)::value;
+      constexpr int M = decltype(mode_tag)::value;
       const dim3 block(kAttnWarps * 32);
-      if (group <= 1) launch_dependent(attention_split_kernel<T, D, 1, E>, grid, block, 0, s, args);
-      else if (group <= 2) launch_dependent(attention_split_kernel<T, D, 2, E>, grid, block, 0, s, args);
-      else if (group <= 4) launch_dependent(attention_split_kernel<T, D, 4, E>, grid, block, 0, s, args);
-      else launch_dependent(attention_split_kernel<T, D, 8, E>, grid, block, 0, s, args);
+      const size_t pages_smem = M == kGather ? static_cast<size_t>(args.chunk / args.page_size + 2) * sizeof(int32_t) : 0;
+      if (group <= 1) launch_dependent(attention_split_kernel<T, D, 1, M>, grid, block, pages_smem, s, args);
+      else if (group <= 2) launch_dependent(attention_split_kernel<T, D, 2, M>, grid, block, pages_smem, s, args);
+      else if (group <= 4) launch_dependent(attention_split_kernel<T, D, 4, M>, grid, block, pages_smem, s, args);
+      else launch_dependent(attention_split_kernel<T, D, 8, M>, grid, block, pages_smem, s, args);
       launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D),
                        2 * static_cast<size_t>(args.splits) * sizeof(float), s, args);
     };
-    using Full = std::false_type;
-    using Evict = std::true_type;
-    if (args.head_dim == 64) args.evict ? split(std::integral_constant<int, 64>(), Evict()) : split(std::integral_constant<int, 64>(), Full());
-    else args.evict ? split(std::integral_constant<int, 128>(), Evict()) : split(std::integral_constant<int, 128>(), Full());
+    auto with_mode = [&](auto dim_tag) {
+      if (args.evict) split(dim_tag, std::integral_constant<int, kEvict>());
+      else if (args.pages != nullptr) split(dim_tag, std::integral_constant<int, kGather>());
+      else split(dim_tag, std::integral_constant<int, kFull>());
+    };
+    if (args.head_dim == 64) with_mode(std::integral_constant<int, 64>());
+    else with_mode(std::integral_constant<int, 128>());
   });
   if (args.evict && args.update != 0) {
     launch_dependent(eviction_update_kernel, dim3(static_cast<unsigned>(args.batch * args.n_kv_heads)), dim3(256), 0, s,
                      args);
   }
+}
+
+bool quest_select_supports(int64_t n_pages) {
+  return n_pages >= 1 && n_pages * static_cast<int64_t>(sizeof(uint32_t)) <= 48 * 1024;
+}
+
+void quest_select(int dtype, const QuestArgs& args, void* stream) {
+  cudaStream_t s = as_stream(stream);
+  const int64_t group = args.n_q_heads / args.n_kv_heads;
+  const int64_t rows = args.batch * args.n_kv_heads;
+  // About four blocks per SM in all (up to ~120 registers a thread), no warp without pages.
+  const int64_t pages_per_block = kQuestPages * kAttnWarps;
+  const int64_t per_row = std::max<int64_t>(1, std::min<int64_t>(528 / std::max<int64_t>(1, rows),
+                                                                    (args.n_pages + pages_per_block - 1) / pages_per_block));
+  const dim3 grid(static_cast<unsigned>(per_row), static_cast<unsigned>(args.n_kv_heads), static_cast<unsigned>(args.batch));
+  dispatch(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto bounds = [&](auto dim_tag) {
+      constexpr int D = decltype(dim_tag)::value;
+      const dim3 block(kAttnWarps * 32);
+      if (group <= 1) launch_dependent(quest_bounds_kernel<T, D, 1>, grid, block, 0, s, args);
+      else if (group <= 2) launch_dependent(quest_bounds_kernel<T, D, 2>, grid, block, 0, s, args);
+      else if (group <= 4) launch_dependent(quest_bounds_kernel<T, D, 4>, grid, block, 0, s, args);
+      else launch_dependent(quest_bounds_kernel<T, D, 8>, grid, block, 0, s, args);
+    };
+    if (args.head_dim == 64) bounds(std::integral_constant<int, 64>());
+    else bounds(std::integral_constant<int, 128>());
+  });
+  launch_dependent(quest_topk_kernel, dim3(static_cast<unsigned>(args.n_kv_heads), static_cast<unsigned>(args.batch)),
+                   dim3(kTopkThreads), static_cast<size_t>(args.n_pages) * sizeof(uint32_t), s, args);
 }
 
 void silu_mul(int dtype, const void* gate_up, void* out, int64_t rows, int64_t width, void* stream) {

@@ -75,8 +75,44 @@ struct DecodeAttentionArgs {
   int64_t protect_below = 0, protect_recent = 0;
   bool key_is_position = false;
   int update = 0;                 // 0 none, 1 add the sum over the group, 2 store the mean over it
+  // Gather mode (pages != nullptr): attend `selected` tokens listed by page: token j of row (b, h) is slot
+  // pages[(b Hkv + h) k + j / page_size] * page_size + j % page_size (k = selected / page_size); slots past
+  // the capacity or empty (slot_positions < 0) are skipped. Chunks and splits count listed tokens. The token
+  // is not written (quest_select did it); the query is RoPE'd as usual.
+  const int32_t* pages = nullptr;
+  int64_t page_size = 0, selected = 0;
 };
 void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream);
+
+// Quest's page choice for one decode token per row (policies/quest.h), the first half of its fused step:
+// - quest_bounds: RoPE of the query heads and the token's key from qkv; the token's key and value written to
+//   slot positions[b] of k/v [B, Hkv, C, D] (slot_positions records it) and folded into its page's element-wise
+//   page_min / page_max [B, Hkv, P, D]; then per page the bound sum over the group's query heads of
+//   sum_d max(q_d min_d, q_d max_d) -> bounds [B, Hkv, P] float32, -inf for an empty page (max = -inf), +inf
+//   for the page of the token just written.
+// - the top k_pages bounds per (b, h), larger first, the earlier page among equal bounds, written in
+//   increasing page order to pages [B, Hkv, k_pages] (int32), and the number of non-empty slots among them
+//   to attended [B, Hkv] (int64).
+// decode_attention in gather mode then attends those pages.
+struct QuestArgs {
+  const void* qkv = nullptr;
+  const void* cos = nullptr;
+  const void* sin = nullptr;
+  const int64_t* positions = nullptr;
+  void* k = nullptr;
+  void* v = nullptr;
+  int64_t* slot_positions = nullptr;
+  void* page_min = nullptr;
+  void* page_max = nullptr;
+  float* bounds = nullptr;
+  int32_t* pages = nullptr;
+  int64_t* attended = nullptr;
+  int64_t batch = 0, n_q_heads = 0, n_kv_heads = 0, head_dim = 0, capacity = 0;
+  int64_t page_size = 0, n_pages = 0, k_pages = 0;
+};
+// Whether quest_select handles this many pages (the top-k keeps them in shared memory).
+bool quest_select_supports(int64_t n_pages);
+void quest_select(int dtype, const QuestArgs& args, void* stream);
 bool decode_attention_supports(int64_t head_dim, int64_t group);
 
 // out[r, i] = T(silu(T(gate_up[r, i])) * gate_up[r, I + i]) for i < I: the SwiGLU activation on a fused

@@ -190,14 +190,14 @@ kernels::DecodeAttentionArgs attention_args(const char* who, const at::Tensor& q
                                             const at::Tensor& k_cache, const at::Tensor& v_cache,
                                             const at::Tensor& slot_positions, const at::Tensor& scratch,
                                             int64_t scratch_needed, int64_t n_q_heads, double softmax_scale,
-                                            at::Tensor* out) {
+                                            at::Tensor* out, int64_t span = 0) {
   const int64_t rows = k_cache.size(0), n_kv = k_cache.size(1), capacity = k_cache.size(2), d = k_cache.size(3);
   require(k_cache.is_contiguous() && v_cache.is_contiguous() && slot_positions.is_contiguous() &&
               qkv.is_contiguous() && qkv.size(0) == rows && qkv.size(1) == (n_q_heads + 2 * n_kv) * d &&
               qkv.scalar_type() == k_cache.scalar_type() && scratch.scalar_type() == at::kFloat,
           who, "contiguous qkv [B, (Hq + 2 Hkv) D] and caches [B, Hkv, C, D] of one dtype");
   int64_t chunk = 0;
-  const int64_t splits = decode_attention_splits(rows, n_kv, capacity, &chunk);
+  const int64_t splits = decode_attention_splits(rows, n_kv, span > 0 ? span : capacity, &chunk);
   require(scratch.numel() >= scratch_needed, who, "a float32 scratch of " + std::to_string(scratch_needed) + " elements");
   *out = at::empty({rows, n_q_heads, d}, qkv.options());
   kernels::DecodeAttentionArgs a;
@@ -221,6 +221,23 @@ kernels::DecodeAttentionArgs attention_args(const char* who, const at::Tensor& q
   return a;
 }
 #endif
+
+// Offsets (in floats) of Quest's scratch: the split partials over the selected tokens, the page bounds
+// [B, Hkv, P], the chosen pages [B, Hkv, k] (int32), the attended counts [B, Hkv] (int64, at an even offset).
+struct PagesScratch {
+  int64_t bounds, pages, attended, total;
+};
+PagesScratch pages_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim, int64_t n_pages,
+                           int64_t k_pages, int64_t page_size) {
+  int64_t chunk = 0;
+  const int64_t splits = decode_attention_splits(batch, n_kv_heads, k_pages * page_size, &chunk);
+  PagesScratch e;
+  e.bounds = decode_attention_scratch(batch, n_q_heads, head_dim, splits);
+  e.pages = e.bounds + batch * n_kv_heads * n_pages;
+  e.attended = (e.pages + batch * n_kv_heads * k_pages + 1) / 2 * 2;
+  e.total = e.attended + 2 * batch * n_kv_heads;
+  return e;
+}
 
 // Offsets (in floats) of the eviction step's scratch: the split partials, the base-2 scores [B, Hq, C], the
 // heads' maxima and denominators [B, Hq, 2], the chosen slots [B, Hkv] (int64, at an even offset).
@@ -264,6 +281,78 @@ at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const
 int64_t decode_eviction_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim,
                                 int64_t capacity, int64_t splits) {
   return eviction_scratch(batch, n_q_heads, n_kv_heads, head_dim, capacity, splits).total;
+}
+
+int64_t decode_pages_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim,
+                             int64_t n_pages, int64_t k_pages, int64_t page_size) {
+  return pages_scratch(batch, n_q_heads, n_kv_heads, head_dim, n_pages, k_pages, page_size).total;
+}
+
+bool fused_pages_supported(int64_t n_pages) {
+#ifdef LIL_WITH_CUDA
+  return kernels::quest_select_supports(n_pages);
+#else
+  (void)n_pages;
+  return false;
+#endif
+}
+
+at::Tensor fused_pages_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                              const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                              const at::Tensor& slot_positions, const at::Tensor& page_min, const at::Tensor& page_max,
+                              int64_t page_size, int64_t k_pages, const at::Tensor& scratch, int64_t n_q_heads,
+                              double softmax_scale, at::Tensor* attended) {
+#ifdef LIL_WITH_CUDA
+  const int64_t rows = k_cache.size(0), n_kv = k_cache.size(1), capacity = k_cache.size(2), d = k_cache.size(3);
+  const int64_t n_pages = page_min.size(2);
+  require(page_size >= 1 && k_pages >= 1 && k_pages <= n_pages && n_pages == (capacity + page_size - 1) / page_size &&
+              page_min.is_contiguous() && page_max.is_contiguous() && page_min.sizes() == page_max.sizes() &&
+              page_min.scalar_type() == k_cache.scalar_type() && page_min.size(0) == rows && page_min.size(1) == n_kv &&
+              page_min.size(3) == d && kernels::quest_select_supports(n_pages),
+          "fused_pages_decode", "page_min/page_max [B, Hkv, ceil(C / page_size), D] like the cache, 1 <= k_pages <= pages");
+  const PagesScratch e = pages_scratch(rows, n_q_heads, n_kv, d, n_pages, k_pages, page_size);
+  at::Tensor out;
+  kernels::DecodeAttentionArgs a = attention_args("fused_pages_decode", qkv, cos, sin, positions, k_cache, v_cache,
+                                                  slot_positions, scratch, e.total, n_q_heads, softmax_scale, &out,
+                                                  k_pages * page_size);
+  float* base = scratch.data_ptr<float>();
+  kernels::QuestArgs qa;
+  qa.qkv = a.qkv;
+  qa.cos = a.cos;
+  qa.sin = a.sin;
+  qa.positions = a.positions;
+  qa.k = a.k;
+  qa.v = a.v;
+  qa.slot_positions = a.slot_positions;
+  qa.page_min = page_min.data_ptr();
+  qa.page_max = page_max.data_ptr();
+  qa.bounds = base + e.bounds;
+  qa.pages = reinterpret_cast<int32_t*>(base + e.pages);
+  qa.attended = reinterpret_cast<int64_t*>(base + e.attended);
+  qa.batch = rows;
+  qa.n_q_heads = n_q_heads;
+  qa.n_kv_heads = n_kv;
+  qa.head_dim = d;
+  qa.capacity = capacity;
+  qa.page_size = page_size;
+  qa.n_pages = n_pages;
+  qa.k_pages = k_pages;
+  kernels::quest_select(elem_type(qkv), qa, current_stream());
+  check_launch("fused_pages_decode (page choice)");
+  a.pages = qa.pages;
+  a.page_size = page_size;
+  a.selected = k_pages * page_size;
+  kernels::decode_attention(elem_type(qkv), a, current_stream());
+  check_launch("fused_pages_decode (attention)");
+  if (attended != nullptr) {
+    *attended = scratch.narrow(0, e.attended, 2 * rows * n_kv).view(at::kLong).view({rows, n_kv});
+  }
+  return out;
+#else
+  (void)qkv, (void)cos, (void)sin, (void)positions, (void)k_cache, (void)v_cache, (void)slot_positions, (void)page_min,
+      (void)page_max, (void)page_size, (void)k_pages, (void)scratch, (void)n_q_heads, (void)softmax_scale, (void)attended;
+  no_cuda("fused_pages_decode");
+#endif
 }
 
 at::Tensor fused_eviction_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,

@@ -52,6 +52,19 @@ at::Tensor fused_eviction_decode(const at::Tensor& qkv, const at::Tensor& cos, c
                                  const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
                                  const at::Tensor& slot_positions, const at::Tensor& scores, const FusedEviction& rule,
                                  const at::Tensor& scratch, int64_t n_q_heads, double softmax_scale);
+// Quest's decode step (policies/policy.h, FusedPages; kernels::QuestArgs) in four kernels on its full-length
+// cache (slot p holds position p): RoPE, the token written to slot positions[b] and folded into its page's
+// min/max, the page bounds, the top k_pages pages, attention over their valid slots. `scratch` is float32 of
+// decode_pages_scratch() elements; *attended gets a [B, Hkv] int64 view of it: the valid slots attended per
+// KV head. Returns [B, Hq, D].
+int64_t decode_pages_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim,
+                             int64_t n_pages, int64_t k_pages, int64_t page_size);
+bool fused_pages_supported(int64_t n_pages);
+at::Tensor fused_pages_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                              const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                              const at::Tensor& slot_positions, const at::Tensor& page_min, const at::Tensor& page_max,
+                              int64_t page_size, int64_t k_pages, const at::Tensor& scratch, int64_t n_q_heads,
+                              double softmax_scale, at::Tensor* attended);
 // Attention alone (q [B, Hq, D] already roped, the token already in the cache), as the reference computes it.
 at::Tensor reference_full_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                                     const at::Tensor& positions, double softmax_scale);

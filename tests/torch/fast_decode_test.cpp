@@ -64,6 +64,18 @@ std::pair<at::Tensor, at::Tensor> rope_tables(int64_t positions, int64_t dim, c1
   return {emb.cos().to(t), emb.sin().to(t)};
 }
 
+// The cache of one layer for `rows` rows (the policy tests' kernel-level comparisons).
+CacheShape one_layer_cache(int64_t rows, int64_t hq, int64_t hkv, int64_t d, int64_t max_context) {
+  CacheShape shape;
+  shape.rows = rows;
+  shape.n_layers = 1;
+  shape.n_kv_heads = hkv;
+  shape.n_q_heads = hq;
+  shape.head_dim = d;
+  shape.max_context = max_context;
+  return shape;
+}
+
 }  // namespace
 
 TEST_CASE("Fused decode: split-attention plan covers the cache in chunks of whole warp rounds", "[fast]") {
@@ -196,13 +208,7 @@ TEST_CASE("Fused kernels: an eviction policy's decode step equals the shared cac
           INFO("dtype " << type_name(t) << ", heads " << hq << "/" << hkv << ", head_dim " << d << ", " << policy
                         << " budget " << budget);
           const PolicyGeometry geometry{1, hkv, hq, d};
-          CacheShape shape;
-          shape.rows = 3;
-          shape.n_layers = 1;
-          shape.n_kv_heads = hkv;
-          shape.n_q_heads = hq;
-          shape.head_dim = d;
-          shape.max_context = max_context;
+          const CacheShape shape = one_layer_cache(3, hq, hkv, d, max_context);
           const c10::Device gpu(c10::kCUDA);
           KVCache ref(make_policy(policy, budget, {}, geometry), shape, t, gpu);
           KVCache got(make_policy(policy, budget, {}, geometry), shape, t, gpu);
@@ -253,6 +259,63 @@ TEST_CASE("Fused kernels: an eviction policy's decode step equals the shared cac
             CHECK(max_abs_diff(g.scores, r.scores) <= (t == at::kFloat ? 1e-5 : 2e-2) * std::max(1.0, r.scores.abs().max().item<double>()));
             pos = pos + 1;
           }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("Fused kernels: Quest's page choice and attention equal the shared cache step", "[fast][cuda]") {
+  if (!cuda_ready()) return;
+  at::manual_seed(14);
+  // The reference runs in float32 on the same values (the fused cache's contents, and the query and key as
+  // the model dtype's RoPE leaves them, widened): the page bounds are then the same sums up to the order of
+  // summation, so the same pages win, and each output is compared at the model dtype's precision.
+  const int64_t max_context = 1110;  // 70 pages of 16, the last one partial
+  for (auto t : kTypes) {
+    for (auto [hq, hkv, d] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{12, 2, 128}, {8, 4, 64}, {32, 8, 128}}) {
+      for (int64_t budget : {64, 256}) {
+        INFO("dtype " << type_name(t) << ", heads " << hq << "/" << hkv << ", head_dim " << d << ", budget " << budget);
+        const PolicyGeometry geometry{1, hkv, hq, d};
+        const CacheShape shape = one_layer_cache(3, hq, hkv, d, max_context);
+        const c10::Device gpu(c10::kCUDA);
+        KVCache ref(make_policy("quest", budget, {}, geometry), shape, at::kFloat, gpu);
+        KVCache got(make_policy("quest", budget, {}, geometry), shape, t, gpu);
+        REQUIRE(got.fused_attention());
+        const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+        const std::vector<int64_t> prompt = {5, 700, 1104};  // row 0: shorter than the budget
+        for (int64_t b = 0; b < 3; ++b) {
+          const int64_t n = prompt[static_cast<size_t>(b)];
+          at::Tensor q = at::randn({hq, n, d}, cuda(t)), k = at::randn({hkv, n, d}, cuda(t)), v = at::randn({hkv, n, d}, cuda(t));
+          ref.store_prefill(0, b, q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), scale);
+          got.store_prefill(0, b, q, k, v, scale);
+        }
+        at::Tensor pos = at::tensor(prompt, cuda(at::kLong));
+        auto [cos, sin] = rope_tables(max_context, d, t);
+        LayerCache& r = ref.layer(0);
+        LayerCache& g = got.layer(0);
+        for (int step = 0; step < 4; ++step) {
+          INFO("step " << step);
+          g.keys.copy_(r.keys);
+          g.values.copy_(r.values);
+          g.positions.copy_(r.positions);
+          g.aux.at("page_min").copy_(r.aux.at("page_min"));
+          g.aux.at("page_max").copy_(r.aux.at("page_max"));
+          at::Tensor qkv = at::randn({3, (hq + 2 * hkv) * d}, cuda(t));
+          RopedQKV roped = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
+          at::Tensor want = ref.decode_attention(0, roped.q.to(at::kFloat), roped.k.to(at::kFloat),
+                                                 roped.v.to(at::kFloat), pos, scale);
+          at::Tensor have = got.decode_fused(0, qkv, cos, sin, pos, scale);
+          CHECK(g.positions.equal(r.positions));
+          CHECK(max_abs_diff(g.values, r.values) == 0);
+          CHECK(max_abs_diff(g.keys, r.keys) <= tolerance(t, r.keys));
+          for (const char* bound : {"page_min", "page_max"}) {  // +-inf marks an empty page
+            at::Tensor gb = g.aux.at(bound).to(at::kFloat), rb = r.aux.at(bound);
+            CHECK(gb.isinf().equal(rb.isinf()));
+            CHECK(max_abs_diff(gb.nan_to_num(0, 0, 0), rb.nan_to_num(0, 0, 0)) <= tolerance(t, r.keys));
+          }
+          CHECK(max_abs_diff(have, want) <= tolerance(t, want));
+          pos = pos + 1;
         }
       }
     }
