@@ -95,6 +95,16 @@ Selection InfLLMPolicy::select(LayerCache& cache, const at::Tensor& query, const
   return Selection{all_slots, all_valid};
 }
 
+int64_t InfLLMPolicy::selection_bytes(const LayerCache& cache) const {
+  // Positions and representative scores of every slot (which block tokens are in memory, the top `reps` of
+  // each block), then the representatives' keys.
+  const int64_t rows = std::max<int64_t>(1, cache.keys.size(0)), n_kv = cache.keys.size(1), slots = cache.keys.size(2);
+  const int64_t blocks = std::max<int64_t>(0, (slots - n_sink_ + block_size_ - 1) / block_size_);
+  const int64_t rep_keys = n_kv * blocks * std::min(reps_, block_size_) * cache.keys.size(3) *
+                           static_cast<int64_t>(cache.keys.element_size());
+  return static_cast<int64_t>(cache.positions.nbytes() + cache.scores.nbytes()) / rows + rep_keys;
+}
+
 void InfLLMPolicy::after_attention(LayerCache& cache, const DecodeStepView& step) {
   // The current query follows tokens p-L .. p-1 by at most L: add its q . k to their representative score.
   const int64_t rows = cache.keys.size(0), n_kv = cache.keys.size(1), slots = cache.keys.size(2);

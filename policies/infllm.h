@@ -33,6 +33,7 @@ class InfLLMPolicy final : public Policy {
   void after_prefill(LayerCache& cache, const PrefillView& view) override;
   Selection select(LayerCache& cache, const at::Tensor& query, const at::Tensor& current_position) override;
   void after_attention(LayerCache& cache, const DecodeStepView& step) override;
+  int64_t selection_bytes(const LayerCache& cache) const override;
 
   int64_t local_window() const { return local_; }
   int64_t memory_blocks() const { return n_blocks_; }

@@ -1,6 +1,8 @@
 // Shared defaults of the policy interface, knob parsing, and the registry lookup.
 #include "policies/policy.h"
 
+#include <algorithm>
+
 #include <ATen/ATen.h>
 
 #include "core/error.h"
@@ -95,6 +97,12 @@ at::Tensor Policy::prefill_protected(const PrefillView& view) {
 
 at::Tensor Policy::protected_slots(const LayerCache& cache, const at::Tensor& /*next_position*/) {
   return at::zeros_like(cache.positions, cache.positions.options().dtype(at::kBool));
+}
+
+int64_t Policy::selection_bytes(const LayerCache& cache) const {
+  if (kind() != PolicyKind::Eviction) return 0;
+  const int64_t rows = std::max<int64_t>(1, cache.positions.size(0));
+  return static_cast<int64_t>(cache.positions.nbytes() + cache.scores.nbytes()) / rows;
 }
 
 Selection Policy::select(LayerCache& cache, const at::Tensor& /*query*/, const at::Tensor& /*current_position*/) {

@@ -175,6 +175,11 @@ class Policy {
   virtual Selection select(LayerCache& cache, const at::Tensor& query, const at::Tensor& current_position);
 
   // ---- All policies ----
+  // Bytes of policy state one decode step reads per row in one layer to decide what to keep or attend,
+  // besides the attended KV (counted by the cache): for an eviction policy the slots' positions and scores (the
+  // victim scan), for Quest every page's key min/max, for InfLLM positions, scores and the representative
+  // keys. Part of the bytes a step must read (`lil bench`'s floor). Default: the eviction scan, or nothing.
+  virtual int64_t selection_bytes(const LayerCache& cache) const;
   // Called once the prefill of `view.row` is stored (and, for eviction policies, pruned).
   virtual void after_prefill(LayerCache& /*cache*/, const PrefillView& /*view*/) {}
   // Called after a decode step wrote the new token's K/V to `slot` [B, Hkv], before attention. Retention

@@ -60,6 +60,12 @@ void QuestPolicy::after_write(LayerCache& cache, const at::Tensor& slot) {
   cache.aux[kCurrentPage].copy_(page);
 }
 
+int64_t QuestPolicy::selection_bytes(const LayerCache& cache) const {
+  // Every page's min and max are read to bound it (the page being written is read and updated too).
+  const at::Tensor& lo = cache.aux.at(kPageMin);
+  return static_cast<int64_t>(2 * lo.nbytes()) / std::max<int64_t>(1, lo.size(0));
+}
+
 bool QuestPolicy::fused_pages(LayerCache& cache, FusedPages* pages) const {
   pages->page_size = page_size_;
   pages->page_min = cache.aux.at(kPageMin);

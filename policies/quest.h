@@ -28,6 +28,7 @@ class QuestPolicy final : public Policy {
   void after_write(LayerCache& cache, const at::Tensor& slot) override;
   Selection select(LayerCache& cache, const at::Tensor& query, const at::Tensor& current_position) override;
   bool fused_pages(LayerCache& cache, FusedPages* pages) const override;
+  int64_t selection_bytes(const LayerCache& cache) const override;
 
  private:
   int64_t page_size_;

@@ -20,7 +20,10 @@ struct BenchCliOptions {
   bool json = false;
 };
 
-Registrar registrar("bench", "Decode speed of a model shape with random weights vs the memory-bandwidth floor",
+Registrar registrar("bench",
+                    "Decode speed of a model shape with random weights vs the memory-bandwidth floor (the bytes a step "
+                    "must read: weights, attended KV and the policy's selection state, at the copy bandwidth "
+                    "measured in the same run)",
                     [](CLI::App& sub) {
   auto o = std::make_shared<BenchCliOptions>();
   sub.add_option("--shape", o->bench.shape, "llama-8b | qwen2-1.5b | tiny | CONFIG.json")->capture_default_str();
@@ -85,7 +88,10 @@ Registrar registrar("bench", "Decode speed of a model shape with random weights 
               << r["mode"].get<std::string>() << "\n"
               << "  TTFT " << r["ttft_s"].get<double>() * 1e3 << " ms, TBT p50 " << r["tbt_p50_s"].get<double>() * 1e3
               << " ms, p99 " << r["tbt_p99_s"].get<double>() * 1e3 << " ms, " << r["tokens_per_s"].get<double>()
-              << " tokens/s\n  bytes/step " << r["bytes_per_step"].get<double>() / 1e6 << " MB, achieved "
+              << " tokens/s\n  bytes/step " << r["bytes_per_step"].get<double>() / 1e6 << " MB (weights "
+              << r["weight_bytes_per_step"].get<double>() / 1e6 << " + attended KV "
+              << r["kv_bytes_per_step"].get<double>() / 1e6 << " + the policy's selection state "
+              << r["selection_bytes_per_step"].get<double>() / 1e6 << "), achieved "
               << r["achieved_GBps"].get<double>() << " GB/s of " << r["copy_bandwidth_GBps"].get<double>()
               << " GB/s copy bandwidth; TBT = " << r["tbt_over_floor"].get<double>() << "x the floor\n"
               << "  prefill " << r["prefill_TFLOPs"].get<double>() << " TFLOP/s = " << r["prefill_over_matmul"].get<double>()

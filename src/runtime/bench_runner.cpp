@@ -192,6 +192,7 @@ struct DecodeRun {
   double prefill_all_s = 0;   // every row prefilled
   std::vector<double> gaps;   // per decode step, seconds
   double kv_bytes = 0;        // attended KV bytes per step, summed over rows (mean over steps)
+  double selection_bytes = 0;  // policy state read per step to choose them, summed over rows
   int64_t graph_replays = 0;
 };
 
@@ -242,7 +243,10 @@ DecodeRun device_decode(CausalLM& model, const std::vector<at::Tensor>& prompts,
   // The first step runs eagerly (warm-up) and the second captures the graph: time the steady state.
   if (graph.enabled() && run.gaps.size() > 2) run.gaps.erase(run.gaps.begin(), run.gaps.begin() + 2);
   run.graph_replays = graph.replays();
-  for (const auto& s : cache.summarize(active)) run.kv_bytes += s.attended_bytes_mean;
+  for (const auto& s : cache.summarize(active)) {
+    run.kv_bytes += s.attended_bytes_mean;
+    run.selection_bytes += static_cast<double>(s.selection_bytes);
+  }
   return run;
 }
 
@@ -359,6 +363,7 @@ nlohmann::json measure(BenchSession& s, const BenchOptions& o) {
     double ttft_last = 0;
     for (const auto& r : results) {
       run.kv_bytes += r.kv.attended_bytes_mean;
+      run.selection_bytes += static_cast<double>(r.kv.selection_bytes);
       for (size_t i = 1; i < r.timings.token_times_s.size(); ++i) {
         run.gaps.push_back(r.timings.token_times_s[i] - r.timings.token_times_s[i - 1]);
       }
@@ -374,7 +379,7 @@ nlohmann::json measure(BenchSession& s, const BenchOptions& o) {
 
   double experts_read = 0;
   const int64_t weight_bytes = step_weight_bytes(config, *model, o.batch, &experts_read);
-  const double step_bytes = static_cast<double>(weight_bytes) + run.kv_bytes;
+  const double step_bytes = static_cast<double>(weight_bytes) + run.kv_bytes + run.selection_bytes;
   const double p50 = percentile(run.gaps, 50);
   double decode_s = 0;
   for (double g : run.gaps) decode_s += g;
@@ -398,7 +403,8 @@ nlohmann::json measure(BenchSession& s, const BenchOptions& o) {
       {"timed_steps", static_cast<int64_t>(run.gaps.size())},
       {"tokens_per_s", tokens_per_s}, {"bandwidth_bound_tokens_per_s", bound_tokens_per_s},
       {"tokens_per_s_over_bound", bound_tokens_per_s > 0 ? tokens_per_s / bound_tokens_per_s : 0.0},
-      {"weight_bytes_per_step", weight_bytes}, {"kv_bytes_per_step", run.kv_bytes}, {"bytes_per_step", step_bytes},
+      {"weight_bytes_per_step", weight_bytes}, {"kv_bytes_per_step", run.kv_bytes},
+      {"selection_bytes_per_step", run.selection_bytes}, {"bytes_per_step", step_bytes},
       {"moe_experts_read_per_layer", experts_read},
       {"achieved_GBps", p50 > 0 ? step_bytes / p50 / 1e9 : 0.0}, {"copy_bandwidth_GBps", bandwidth / 1e9},
       {"floor_s", floor_s}, {"tbt_over_floor", floor_s > 0 ? p50 / floor_s : 0.0},

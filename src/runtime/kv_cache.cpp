@@ -276,6 +276,7 @@ std::vector<KVStepStats> KVCache::summarize(const std::vector<std::vector<bool>>
     }
     s.resident_bytes_peak = s.resident_max * bytes_per_token;
     s.attended_bytes_mean = s.attended_mean * static_cast<double>(bytes_per_token);
+    for (const auto& c : layers_) s.selection_bytes += policy_->selection_bytes(c);
   }
   return out;
 }

@@ -41,6 +41,7 @@ struct KVStepStats {
   double resident_mean = 0;
   int64_t resident_bytes_peak = 0;   // resident_max tokens x layers x KV heads x head_dim x 2 (K and V) x elsize
   double attended_bytes_mean = 0;    // KV bytes read per step (attended entries), mean over steps
+  int64_t selection_bytes = 0;       // policy state read per step to choose them, all layers (Policy::selection_bytes)
 };
 
 class KVCache {

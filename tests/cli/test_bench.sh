@@ -8,14 +8,14 @@ check_report() {  # JSON on stdin: every derived figure follows from the measure
 import json, sys
 r = json.loads(sys.stdin.read())
 close = lambda a, b: abs(a - b) <= 1e-6 * max(1.0, abs(b))
-assert close(r["bytes_per_step"], r["weight_bytes_per_step"] + r["kv_bytes_per_step"]), r
+assert close(r["bytes_per_step"], r["weight_bytes_per_step"] + r["kv_bytes_per_step"] + r["selection_bytes_per_step"]), r
 assert close(r["floor_s"], r["bytes_per_step"] / (r["copy_bandwidth_GBps"] * 1e9)), r
 assert close(r["tbt_over_floor"], r["tbt_p50_s"] / r["floor_s"]), r
 assert close(r["bandwidth_bound_tokens_per_s"], r["batch"] / r["floor_s"]), r
 assert r["timed_steps"] == r["batch"] * (r["new_tokens"] - 1) or r["timed_steps"] == r["new_tokens"] - 1, r
 assert r["tbt_p50_s"] > 0 and r["ttft_s"] > 0 and r["kv_bytes_per_step"] > 0, r
 assert r["mode"] == "eager" and r["device"] == "cpu", r
-print(r["engine"], r["moe_experts_read_per_layer"], r["weight_bytes_per_step"])
+print(r["engine"], r["moe_experts_read_per_layer"], r["weight_bytes_per_step"], r["selection_bytes_per_step"])
 '
 }
 
@@ -28,6 +28,9 @@ expect_exit 0 "$LIL" bench --shape tiny --random-weights --context 48 --batch 2 
 got="$(printf '%s' "$OUT_TEXT" | check_report)" || fail "inconsistent report: $OUT_TEXT"
 [[ "$got" == "generate 0"* ]] || fail "expected the generate engine, got $got"
 expect_contains "$OUT_TEXT" '"policy":"sink"'
+# The victim scan reads every slot's position (int64) and score (float32): 2 rows x 8 layers x 4 KV heads x
+# 32 slots x 12 bytes.
+[[ "$got" == *" 24576.0" ]] || fail "expected sink's selection state of 24576 bytes per step, got $got"
 
 # A MoE shape: at batch 1 the floor counts top-k experts per layer, not all of them.
 cat > "$TMP_DIR/moe.json" <<'JSON'
@@ -38,7 +41,7 @@ cat > "$TMP_DIR/moe.json" <<'JSON'
 JSON
 expect_exit 0 "$LIL" bench --shape "$TMP_DIR/moe.json" --random-weights --context 16 --batch 1 --new-tokens 3 --json
 got="$(printf '%s' "$OUT_TEXT" | check_report)" || fail "inconsistent report: $OUT_TEXT"
-read -r engine experts weight_bytes <<< "$got"
+read -r engine experts weight_bytes selection_bytes <<< "$got"
 [[ "$experts" == "2.0" ]] || fail "expected 2 experts read per layer at batch 1, got $experts"
 # Float32 weights read per step: everything but the embedding table (untied: a lookup reads one row) and the
 # 6 routed experts of each layer that a token does not use.
@@ -63,7 +66,7 @@ assert [(r["context"], r["policy"], r["budget"]) for r in rows] == [
 full = {r["context"]: r for r in rows if r["policy"] == "full"}
 for r in rows:
     if r["policy"] == "full":
-        assert "vs_full" not in r, r
+        assert "vs_full" not in r and r["selection_bytes_per_step"] == 0, r
     elif r["policy"] == "quest" and r["budget"] == 24:
         assert "page" in r["error"], r
     else:
@@ -73,6 +76,11 @@ for r in rows:
         assert close(r["bytes_vs_full"], r["bytes_per_step"] / f["bytes_per_step"]), r
         assert close(r["vs_full_over_bytes"], r["vs_full"] / r["bytes_vs_full"]), r
         assert r["kv_bytes_per_step"] < f["kv_bytes_per_step"], r
+        # Quest reads the key min and max of every page (float32): 8 layers x 4 KV heads x ceil((context + 3) / 16)
+        # pages x 64 dims x 2 x 4 bytes; sink the positions and scores of its slots.
+        pages = -(-(r["context"] + 3) // 16)
+        want = 8 * 4 * pages * 64 * 2 * 4 if r["policy"] == "quest" else 8 * 4 * r["budget"] * 12
+        assert r["selection_bytes_per_step"] == want, (want, r)
 ' || fail "bad grid report: $OUT_TEXT"
 
 expect_exit 2 "$LIL" bench --shape tiny --random-weights --context 40 --policy full nosuch --budget 16
