@@ -105,6 +105,15 @@ int64_t InfLLMPolicy::selection_bytes(const LayerCache& cache) const {
   return static_cast<int64_t>(cache.positions.nbytes() + cache.scores.nbytes()) / rows + rep_keys;
 }
 
+bool InfLLMPolicy::fused_blocks(FusedBlocks* rule) const {
+  rule->n_sink = n_sink_;
+  rule->local = local_;
+  rule->block_size = block_size_;
+  rule->reps = std::min(reps_, block_size_);
+  rule->n_blocks = n_blocks_;
+  return n_blocks_ > 0;
+}
+
 void InfLLMPolicy::after_attention(LayerCache& cache, const DecodeStepView& step) {
   // The current query follows tokens p-L .. p-1 by at most L: add its q . k to their representative score.
   const int64_t rows = cache.keys.size(0), n_kv = cache.keys.size(1), slots = cache.keys.size(2);

@@ -34,6 +34,7 @@ class InfLLMPolicy final : public Policy {
   Selection select(LayerCache& cache, const at::Tensor& query, const at::Tensor& current_position) override;
   void after_attention(LayerCache& cache, const DecodeStepView& step) override;
   int64_t selection_bytes(const LayerCache& cache) const override;
+  bool fused_blocks(FusedBlocks* rule) const override;
 
   int64_t local_window() const { return local_; }
   int64_t memory_blocks() const { return n_blocks_; }

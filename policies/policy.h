@@ -122,6 +122,18 @@ struct FusedPages {
   at::Tensor page_min, page_max;
 };
 
+// A retention policy that attends initial tokens, a local window and whole memory blocks ranked by
+// representative keys (InfLLM), in the form the fused GPU kernels run it (kernels::InfLLMArgs): slots
+// [0, n_sink) and the last `local` positions are attended; memory block j holds slots [n_sink + j block_size,
+// + block_size) and is a candidate when it starts before the local window; its representatives are the `reps`
+// tokens before the window with the highest `scores` (the lower slot among equal scores); its relevance is the
+// sum over them and the group's query heads of q . k; the top n_blocks candidates are attended (their tokens
+// before the window; the earlier block among equal relevances); then each token the query follows by at most
+// `local` adds the group's q . k to its score.
+struct FusedBlocks {
+  int64_t n_sink = 0, local = 0, block_size = 0, reps = 0, n_blocks = 0;
+};
+
 struct PolicyGeometry {
   int64_t n_layers = 0;
   int64_t n_kv_heads = 0;
@@ -171,6 +183,8 @@ class Policy {
   // The policy's selection for the fused GPU kernels, when it has that form (see FusedPages); false (the
   // default) keeps the policy on the shared ATen step.
   virtual bool fused_pages(LayerCache& /*cache*/, FusedPages* /*pages*/) const { return false; }
+  // The same for block selection (see FusedBlocks).
+  virtual bool fused_blocks(FusedBlocks* /*rule*/) const { return false; }
   // Which slots the query attends to. `query` [B, Hkv, G, D]. Default: all valid slots.
   virtual Selection select(LayerCache& cache, const at::Tensor& query, const at::Tensor& current_position);
 

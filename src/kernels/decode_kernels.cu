@@ -230,6 +230,28 @@ __device__ __forceinline__ int64_t load_token_heads(const void* qkv, const void*
   return pos;
 }
 
+// load_token_heads for a selection kernel (DecodeAttentionArgs `t`), then RoPE of the group's query heads in
+// place (padding heads zeroed).
+template <typename T, int D, int kMaxGroup>
+__device__ __forceinline__ int64_t load_roped_token(const DecodeAttentionArgs& t, int64_t b, int64_t h, int lane,
+                                                    float (&q)[kMaxGroup][D / 32], float (&kx)[D / 32],
+                                                    float (&vx)[D / 32], float (&cs)[D / 32], float (&sn)[D / 32]) {
+  const int64_t group = t.n_q_heads / t.n_kv_heads;
+  const int64_t pos =
+      load_token_heads<T, D, kMaxGroup>(t.qkv, t.cos, t.sin, t.positions, b, h, t.n_q_heads, t.n_kv_heads, lane, q, kx,
+                                        vx, cs, sn);
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g) {
+    if (g < group) {
+      rope_lane<T>(q[g], cs, sn, lane);
+    } else {
+#pragma unroll
+      for (int e = 0; e < D / 32; ++e) q[g][e] = 0.f;
+    }
+  }
+  return pos;
+}
+
 // Sums each of N per-lane values (N = 2^L <= 32) over the warp's 32 lanes, transposed: every reduction level
 // halves the values a lane carries (a lane keeps one half, sends the other to its partner), so N sums take
 // N - 1 shuffles in all instead of 5 N. Lane l gets back the total of value l >> (5 - L).
@@ -383,11 +405,12 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
   int64_t base = start + warp * U;
   float kc[U][kPerLane], vc[U][kPerLane];
   load_tokens(base, kc, vc);  // speculative: before the position is read
-  // kValidity: the slot position of this lane's token after transpose_sum (my_u below), < 0 = empty.
+  // This lane's score after transpose_sum: token my_u, query head my_g of an iteration's tile.
+  const int my_idx = lane / kCopies, my_u = my_idx / kMaxGroup, my_g = my_idx % kMaxGroup;
+  // kValidity: the slot position of this lane's token my_u, < 0 = empty.
   const int64_t* slot_pos_row = a.slot_positions + (b * hkv + h) * a.capacity;
-  const int lane_u = (lane / (32 / (U * kMaxGroup))) / kMaxGroup;
   auto lane_slot_pos = [&](int64_t at) -> int64_t {
-    const int64_t j = slot_of(at + lane_u < chunk_end ? at + lane_u : chunk_end - 1);
+    const int64_t j = slot_of(at + my_u < chunk_end ? at + my_u : chunk_end - 1);
     return j < a.capacity ? slot_pos_row[j] : -1;
   };
   int64_t sp_cur = 0;
@@ -454,10 +477,8 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
     }
     __syncthreads();  // the cache writes and new_k/new_v are visible to the block from here on
   }
-  // This lane's score after transpose_sum: token my_u, query head my_g. Running maximum (base 2) and
-  // denominator of head my_g (the lanes of one head agree on m; l is this lane's share, summed at the end);
-  // acc: the lane's output dimensions of every head.
-  const int my_idx = lane / kCopies, my_u = my_idx / kMaxGroup, my_g = my_idx % kMaxGroup;
+  // Running maximum (base 2) and denominator of head my_g (the lanes of one head agree on m; l is this lane's
+  // share, summed at the end); acc: the lane's output dimensions of every head.
   float* logits_row =
       kMode == kEvict && a.logits != nullptr ? a.logits + (b * hq + h * group + my_g) * a.capacity : nullptr;
   float m = -INFINITY, l = 0.f;
@@ -606,22 +627,13 @@ __global__ void __launch_bounds__(kAttnWarps * 32) quest_bounds_kernel(QuestArgs
   pdl_wait();
   pdl_trigger();
   constexpr int kPerLane = D / 32;
+  const DecodeAttentionArgs& t = a.token;
   const int64_t h = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t hq = a.n_q_heads, hkv = a.n_kv_heads, group = hq / hkv, row = b * hkv + h;
+  const int64_t row = b * t.n_kv_heads + h;
   float q[kMaxGroup][kPerLane], kx[kPerLane], vx[kPerLane], cs[kPerLane], sn[kPerLane];
-  const int64_t pos = load_token_heads<T, D, kMaxGroup>(a.qkv, a.cos, a.sin, a.positions, b, h, hq, hkv, lane, q, kx,
-                                                        vx, cs, sn);
+  const int64_t pos = load_roped_token<T, D, kMaxGroup>(t, b, h, lane, q, kx, vx, cs, sn);
   auto rope = [&](float (&x)[kPerLane]) { rope_lane<T>(x, cs, sn, lane); };
-#pragma unroll
-  for (int g = 0; g < kMaxGroup; ++g) {
-    if (g < group) {
-      rope(q[g]);
-    } else {
-#pragma unroll
-      for (int e = 0; e < kPerLane; ++e) q[g][e] = 0.f;
-    }
-  }
   const int64_t current = pos / a.page_size;
   T* lo_row = static_cast<T*>(a.page_min) + row * a.n_pages * D;
   T* hi_row = static_cast<T*>(a.page_max) + row * a.n_pages * D;
@@ -650,13 +662,13 @@ __global__ void __launch_bounds__(kAttnWarps * 32) quest_bounds_kernel(QuestArgs
           lp.e[e] = from_float<T>(fminf(lo[i][e], to_float(kp.e[e])));
           hp.e[e] = from_float<T>(fmaxf(hi[i][e], to_float(kp.e[e])));
         }
-        const int64_t at = (row * a.capacity + pos) * D + lane * kPerLane;
-        *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.k) + at) = kp;
-        *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.v) + at) = vp;
+        const int64_t at = (row * t.capacity + pos) * D + lane * kPerLane;
+        *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(t.k) + at) = kp;
+        *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(t.v) + at) = vp;
         *reinterpret_cast<Pack<T, kPerLane>*>(lo_row + page * D + lane * kPerLane) = lp;
         *reinterpret_cast<Pack<T, kPerLane>*>(hi_row + page * D + lane * kPerLane) = hp;
         if (lane == 0) {
-          a.slot_positions[row * a.capacity + pos] = pos;
+          t.slot_positions[row * t.capacity + pos] = pos;
           a.bounds[row * a.n_pages + page] = INFINITY;
         }
         continue;
@@ -698,22 +710,18 @@ __device__ int block_exclusive_scan(int v, int* total) {
   return before + x - v;
 }
 
-// The top k_pages bounds of one (KV head, sequence): radix select of the k-th largest (float bits mapped to
-// ordered integers, 8 bits per pass, histograms in shared memory), then the pages above it and the earliest
-// of those equal to it, in increasing page order (block scans: no atomics decide the order, so every run of
-// the step lists the same pages in the same order). Then the non-empty slots among them are counted.
+// The top k of n float values (one row of bounds or relevances) by one block of kTopkThreads threads: radix
+// select of the k-th largest (float bits mapped to ordered integers, 8 bits per pass, histograms in shared
+// memory), then the indices above it and the earliest of those equal to it, written to out[0, k) in increasing
+// order (block scans: no atomics decide the order, so every run lists the same indices in the same order).
+// `keys` is shared memory of n entries. The list is visible to the whole block on return.
 constexpr int kTopkThreads = 256;
-__global__ void __launch_bounds__(kTopkThreads) quest_topk_kernel(QuestArgs a) {
-  pdl_wait();
-  pdl_trigger();
-  extern __shared__ uint32_t keys[];  // [n_pages]
+__device__ __forceinline__ void top_k_in_order(const float* values, int n, int k, uint32_t* keys, int32_t* out) {
   __shared__ int hist[256];
   __shared__ uint32_t s_prefix;
   __shared__ int s_remaining;
-  const int64_t row = blockIdx.y * a.n_kv_heads + blockIdx.x;
-  const int n = static_cast<int>(a.n_pages), k = static_cast<int>(a.k_pages);
   for (int i = threadIdx.x; i < n; i += kTopkThreads) {
-    const uint32_t bits = __float_as_uint(a.bounds[row * n + i]);
+    const uint32_t bits = __float_as_uint(values[i]);
     keys[i] = bits & 0x80000000u ? ~bits : bits | 0x80000000u;  // larger float, larger key
   }
   if (threadIdx.x == 0) {
@@ -760,8 +768,8 @@ __global__ void __launch_bounds__(kTopkThreads) quest_topk_kernel(QuestArgs a) {
     __syncthreads();
   }
   const uint32_t threshold = s_prefix;
-  const int take_equal = s_remaining;  // how many of the pages equal to the threshold are taken
-  // Each thread owns a contiguous range of pages, so a scan over threads is a scan in page order.
+  const int take_equal = s_remaining;  // how many of the values equal to the threshold are taken
+  // Each thread owns a contiguous range of indices, so a scan over threads is a scan in index order.
   const int per = (n + kTopkThreads - 1) / kTopkThreads;
   const int lo = threadIdx.x * per, hi = lo + per < n ? lo + per : n;
   int equal = 0;
@@ -773,23 +781,214 @@ __global__ void __launch_bounds__(kTopkThreads) quest_topk_kernel(QuestArgs a) {
     if (keys[i] > threshold) ++chosen;
     else if (keys[i] == threshold && equal_before++ < take_equal) ++chosen;
   }
-  int out = block_exclusive_scan<kTopkThreads>(chosen, &unused);
+  int at = block_exclusive_scan<kTopkThreads>(chosen, &unused);
   equal_before = block_exclusive_scan<kTopkThreads>(equal, &unused);
-  int32_t* pages = a.pages + row * k;
   for (int i = lo; i < hi; ++i) {
     const bool take = keys[i] > threshold || (keys[i] == threshold && equal_before++ < take_equal);
-    if (take) pages[out++] = i;
+    if (take) out[at++] = i;
   }
   __syncthreads();  // the list is complete (global writes of this block)
-  int valid = 0;
-  const int64_t* sp = a.slot_positions + row * a.capacity;
-  for (int64_t j = threadIdx.x; j < static_cast<int64_t>(k) * a.page_size; j += kTopkThreads) {
-    const int64_t slot = static_cast<int64_t>(pages[j / a.page_size]) * a.page_size + j % a.page_size;
-    valid += slot < a.capacity && sp[slot] >= 0;
-  }
+}
+
+// The count of a row's attended slots, summed over the block: to attended[row], and into attended_max[b] (the
+// maximum over KV heads and layers) when given.
+__device__ __forceinline__ void record_attended(int valid, int64_t row, int64_t b, int64_t* attended, int64_t* attended_max) {
   int total;
   block_exclusive_scan<kTopkThreads>(valid, &total);
-  if (threadIdx.x == 0) a.attended[row] = total;
+  if (threadIdx.x == 0) {
+    attended[row] = total;
+    if (attended_max != nullptr) {
+      atomicMax(reinterpret_cast<long long*>(attended_max + b), static_cast<long long>(total));
+    }
+  }
+}
+
+// Quest's top k_pages pages of one (KV head, sequence), then the count of non-empty slots among them.
+__global__ void __launch_bounds__(kTopkThreads) quest_topk_kernel(QuestArgs a) {
+  pdl_wait();
+  pdl_trigger();
+  extern __shared__ uint32_t keys[];  // [n_pages]
+  const DecodeAttentionArgs& t = a.token;
+  const int64_t b = blockIdx.y, row = b * t.n_kv_heads + blockIdx.x;
+  const int k = static_cast<int>(a.k_pages);
+  int32_t* pages = a.pages + row * k;
+  top_k_in_order(a.bounds + row * a.n_pages, static_cast<int>(a.n_pages), k, keys, pages);
+  int valid = 0;
+  const int64_t* sp = t.slot_positions + row * t.capacity;
+  for (int64_t j = threadIdx.x; j < static_cast<int64_t>(k) * a.page_size; j += kTopkThreads) {
+    const int64_t slot = static_cast<int64_t>(pages[j / a.page_size]) * a.page_size + j % a.page_size;
+    valid += slot < t.capacity && sp[slot] >= 0;
+  }
+  record_attended(valid, row, b, a.attended, a.attended_max);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// InfLLM's block choice (InfLLMArgs). infllm_blocks_kernel: one block of kAttnWarps warps per (block split, KV
+// head, sequence), each warp scoring kInfBlocks memory blocks per iteration (their loads in flight together),
+// lane l holding slot l of each block (its representative score and position), then dimensions [l P, l P + P)
+// of the representatives' keys and of the summed query. The representatives are picked by `reps` rounds of a
+// warp argmax. Split 0's warp 0 writes the token (which no other warp reads: it is in the local window) and the
+// summed query.
+constexpr int kInfBlocks = 4;
+constexpr int kInfMaxReps = 4;
+template <typename T, int D, int kMaxGroup>
+__global__ void __launch_bounds__(kAttnWarps * 32) infllm_blocks_kernel(InfLLMArgs a) {
+  pdl_wait();
+  pdl_trigger();
+  constexpr int kPerLane = D / 32;
+  const DecodeAttentionArgs& t = a.token;
+  const int64_t h = blockIdx.y, b = blockIdx.z;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t row = b * t.n_kv_heads + h;
+  float q[kMaxGroup][kPerLane], kx[kPerLane], vx[kPerLane], cs[kPerLane], sn[kPerLane];
+  const int64_t pos = load_roped_token<T, D, kMaxGroup>(t, b, h, lane, q, kx, vx, cs, sn);
+  float qs[kPerLane];  // the group's query heads summed (padding heads are 0)
+#pragma unroll
+  for (int e = 0; e < kPerLane; ++e) {
+    qs[e] = 0.f;
+#pragma unroll
+    for (int g = 0; g < kMaxGroup; ++g) qs[e] += q[g][e];
+  }
+  if (blockIdx.x == 0 && warp == 0) {
+    rope_lane<T>(kx, cs, sn, lane);
+    Pack<T, kPerLane> kp, vp;
+#pragma unroll
+    for (int e = 0; e < kPerLane; ++e) {
+      kp.e[e] = from_float<T>(kx[e]);
+      vp.e[e] = from_float<T>(vx[e]);
+      a.query_sum[row * D + lane * kPerLane + e] = qs[e];
+    }
+    const int64_t at = (row * t.capacity + pos) * D + lane * kPerLane;
+    *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(t.k) + at) = kp;
+    *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(t.v) + at) = vp;
+    if (lane == 0) t.slot_positions[row * t.capacity + pos] = pos;
+  }
+  const int64_t local_start = pos - a.local + 1 > a.n_sink ? pos - a.local + 1 : a.n_sink;
+  const float* score_row = a.scores + row * t.capacity;
+  const int64_t* sp_row = t.slot_positions + row * t.capacity;
+  const T* key_row = static_cast<const T*>(t.k) + row * t.capacity * D;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * kAttnWarps;
+  for (int64_t first = (static_cast<int64_t>(blockIdx.x) * kAttnWarps + warp) * kInfBlocks; first < a.n_blocks;
+       first += warps * kInfBlocks) {
+    float sc[kInfBlocks];
+    int64_t held_pos[kInfBlocks];
+#pragma unroll
+    for (int i = 0; i < kInfBlocks; ++i) {
+      const int64_t blk = first + i < a.n_blocks ? first + i : a.n_blocks - 1;
+      const int64_t slot = a.n_sink + blk * a.block_size + lane;
+      const bool in = lane < a.block_size && slot < t.capacity;
+      sc[i] = in ? score_row[slot] : 0.f;
+      held_pos[i] = in ? sp_row[slot] : -1;
+    }
+    int rep[kInfBlocks][kInfMaxReps];  // the representatives' lanes, -1 past the held tokens
+#pragma unroll
+    for (int i = 0; i < kInfBlocks; ++i) {
+      const int64_t start = a.n_sink + (first + i) * a.block_size;
+      float v = held_pos[i] >= 0 && start + lane < local_start ? sc[i] : -INFINITY;
+#pragma unroll
+      for (int r = 0; r < kInfMaxReps; ++r) {
+        rep[i][r] = -1;
+        if (r >= a.reps) continue;
+        float best = v;
+        int best_lane = lane;
+        for (int offset = 16; offset > 0; offset >>= 1) {
+          const float ov = __shfl_xor_sync(0xffffffffu, best, offset);
+          const int ol = __shfl_xor_sync(0xffffffffu, best_lane, offset);
+          if (ov > best || (ov == best && ol < best_lane)) {
+            best = ov;
+            best_lane = ol;
+          }
+        }
+        if (best == -INFINITY) continue;  // fewer held tokens than representatives
+        rep[i][r] = best_lane;
+        if (lane == best_lane) v = -INFINITY;
+      }
+    }
+    // Every representative's key in flight at once (a missing one loads the block's first slot, unused).
+    float key[kInfBlocks][kInfMaxReps][kPerLane];
+#pragma unroll
+    for (int i = 0; i < kInfBlocks; ++i) {
+      const int64_t start = a.n_sink + (first + i < a.n_blocks ? first + i : a.n_blocks - 1) * a.block_size;
+#pragma unroll
+      for (int r = 0; r < kInfMaxReps; ++r) {
+        const int64_t slot = start + (rep[i][r] >= 0 ? rep[i][r] : 0);
+        load_pack<T, kPerLane>(key_row + (slot < t.capacity ? slot : t.capacity - 1) * D + lane * kPerLane, key[i][r]);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < kInfBlocks; ++i) {
+      if (first + i >= a.n_blocks) break;
+      const int64_t start = a.n_sink + (first + i) * a.block_size;
+      float rel = 0.f;
+#pragma unroll
+      for (int r = 0; r < kInfMaxReps; ++r) {
+        if (rep[i][r] < 0) continue;
+#pragma unroll
+        for (int e = 0; e < kPerLane; ++e) rel += qs[e] * key[i][r][e];
+      }
+      rel = warp_sum(rel);
+      if (lane == 0) a.relevance[row * a.n_blocks + first + i] = start < local_start ? rel : -INFINITY;
+    }
+  }
+}
+
+// InfLLM's top k_blocks blocks of one (KV head, sequence), the attended slot list and its count, then the
+// representative-score update (one warp per token of the window before the query).
+template <typename T>
+__global__ void __launch_bounds__(kTopkThreads) infllm_list_kernel(InfLLMArgs a) {
+  pdl_wait();
+  pdl_trigger();
+  extern __shared__ uint32_t keys[];  // [n_blocks]
+  const DecodeAttentionArgs& t = a.token;
+  const int64_t b = blockIdx.y, row = b * t.n_kv_heads + blockIdx.x;
+  const int k = static_cast<int>(a.k_blocks);
+  const int32_t* blocks = a.blocks + row * k;
+  top_k_in_order(a.relevance + row * a.n_blocks, static_cast<int>(a.n_blocks), k, keys, a.blocks + row * k);
+  const int64_t pos = t.positions[b];
+  const int64_t local_start = pos - a.local + 1 > a.n_sink ? pos - a.local + 1 : a.n_sink;
+  const int64_t* sp = t.slot_positions + row * t.capacity;
+  int32_t* list = a.slots + row * a.selected;
+  int valid = 0;
+  for (int64_t j = threadIdx.x; j < a.selected; j += kTopkThreads) {
+    int64_t slot;
+    bool ok;
+    if (j < a.n_sink) {  // initial tokens
+      slot = j;
+      ok = j <= pos;
+    } else if (j < a.n_sink + a.local) {  // the local window
+      slot = pos - a.local + 1 + (j - a.n_sink);
+      ok = slot >= a.n_sink;
+    } else {  // a chosen block's tokens before the window
+      const int64_t i = j - a.n_sink - a.local;
+      slot = a.n_sink + static_cast<int64_t>(blocks[i / a.block_size]) * a.block_size + i % a.block_size;
+      ok = slot < local_start;
+    }
+    ok = ok && slot >= 0 && slot < t.capacity && sp[slot] >= 0;
+    list[j] = static_cast<int32_t>(ok ? slot : t.capacity);
+    valid += ok;
+  }
+  record_attended(valid, row, b, a.attended, a.attended_max);
+  // scores[p'] += query_sum . key[p'] for the tokens the query follows by at most `local`: one thread per token,
+  // its key row's loads all in flight (16 bytes each), the summed query in shared memory.
+  constexpr int V = 16 / sizeof(T);
+  __shared__ float qs[128];  // head_dim <= 128 (decode_attention_supports)
+  const int64_t d = t.head_dim;
+  for (int64_t e = threadIdx.x; e < d; e += kTopkThreads) qs[e] = a.query_sum[row * d + e];
+  __syncthreads();
+  for (int64_t i = threadIdx.x; i < a.local; i += kTopkThreads) {
+    const int64_t p = pos - a.local + i;
+    if (p < a.n_sink || p >= t.capacity || sp[p] < 0) continue;
+    const T* key = static_cast<const T*>(t.k) + (row * t.capacity + p) * d;
+    float dot = 0.f;
+#pragma unroll 4
+    for (int64_t e = 0; e < d; e += V) {
+      float x[V];
+      load_pack<T, V>(key + e, x);
+#pragma unroll
+      for (int c = 0; c < V; ++c) dot += qs[e + c] * x[c];
+    }
+    a.scores[row * t.capacity + p] += dot;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -860,6 +1059,27 @@ __global__ void __launch_bounds__(kGemvWarps * 32) grouped_gemv_kernel(GroupedGe
 }
 
 
+// Blocks per (KV head, sequence) of a selection kernel whose warps take `per_warp` items per iteration: about
+// four blocks per SM in all (up to ~120 registers a thread), no warp without items.
+unsigned selection_blocks_per_row(const DecodeAttentionArgs& t, int64_t items, int64_t per_warp) {
+  const int64_t rows = t.batch * t.n_kv_heads, per_block = per_warp * kAttnWarps;
+  return static_cast<unsigned>(
+      std::max<int64_t>(1, std::min<int64_t>(528 / std::max<int64_t>(1, rows), (items + per_block - 1) / per_block)));
+}
+
+// Calls f(D, G) as integral constants for head_dim D (64 or 128) and the kernels' padded group G (1, 2, 4, 8).
+template <typename F>
+void by_shape(int64_t head_dim, int64_t group, F&& f) {
+  auto with_dim = [&](auto dim_tag) {
+    if (group <= 1) f(dim_tag, std::integral_constant<int, 1>());
+    else if (group <= 2) f(dim_tag, std::integral_constant<int, 2>());
+    else if (group <= 4) f(dim_tag, std::integral_constant<int, 4>());
+    else f(dim_tag, std::integral_constant<int, 8>());
+  };
+  if (head_dim == 64) with_dim(std::integral_constant<int, 64>());
+  else with_dim(std::integral_constant<int, 128>());
+}
+
 }  // namespace
 
 void rms_norm(int dtype, const void* x, const void* w, void* out, int64_t rows, int64_t hidden, float eps, void* stream) {
@@ -892,25 +1112,20 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
   cudaStream_t s = as_stream(stream);
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    auto split = [&](auto dim_tag, auto mode_tag) {
-      constexpr int D = decltype(dim_tag)::value;
+    auto split = [&](auto mode_tag) {
       constexpr int M = decltype(mode_tag)::value;
-      const dim3 block(kAttnWarps * 32);
       const size_t pages_smem = M == kGather ? static_cast<size_t>(args.chunk / args.page_size + 2) * sizeof(int32_t) : 0;
-      if (group <= 1) launch_dependent(attention_split_kernel<T, D, 1, M>, grid, block, pages_smem, s, args);
-      else if (group <= 2) launch_dependent(attention_split_kernel<T, D, 2, M>, grid, block, pages_smem, s, args);
-      else if (group <= 4) launch_dependent(attention_split_kernel<T, D, 4, M>, grid, block, pages_smem, s, args);
-      else launch_dependent(attention_split_kernel<T, D, 8, M>, grid, block, pages_smem, s, args);
-      launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D),
-                       2 * static_cast<size_t>(args.splits) * sizeof(float), s, args);
+      by_shape(args.head_dim, group, [&](auto d, auto g) {
+        constexpr int D = decltype(d)::value;
+        launch_dependent(attention_split_kernel<T, D, decltype(g)::value, M>, grid, dim3(kAttnWarps * 32), pages_smem,
+                         s, args);
+        launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D),
+                         2 * static_cast<size_t>(args.splits) * sizeof(float), s, args);
+      });
     };
-    auto with_mode = [&](auto dim_tag) {
-      if (args.evict) split(dim_tag, std::integral_constant<int, kEvict>());
-      else if (args.pages != nullptr) split(dim_tag, std::integral_constant<int, kGather>());
-      else split(dim_tag, std::integral_constant<int, kFull>());
-    };
-    if (args.head_dim == 64) with_mode(std::integral_constant<int, 64>());
-    else with_mode(std::integral_constant<int, 128>());
+    if (args.evict) split(std::integral_constant<int, kEvict>());
+    else if (args.pages != nullptr) split(std::integral_constant<int, kGather>());
+    else split(std::integral_constant<int, kFull>());
   });
   if (args.evict && args.update != 0) {
     launch_dependent(eviction_update_kernel, dim3(static_cast<unsigned>(args.batch * args.n_kv_heads)), dim3(256), 0, s,
@@ -922,30 +1137,44 @@ bool quest_select_supports(int64_t n_pages) {
   return n_pages >= 1 && n_pages * static_cast<int64_t>(sizeof(uint32_t)) <= 48 * 1024;
 }
 
+
 void quest_select(int dtype, const QuestArgs& args, void* stream) {
   cudaStream_t s = as_stream(stream);
-  const int64_t group = args.n_q_heads / args.n_kv_heads;
-  const int64_t rows = args.batch * args.n_kv_heads;
-  // About four blocks per SM in all (up to ~120 registers a thread), no warp without pages.
-  const int64_t pages_per_block = kQuestPages * kAttnWarps;
-  const int64_t per_row = std::max<int64_t>(1, std::min<int64_t>(528 / std::max<int64_t>(1, rows),
-                                                                    (args.n_pages + pages_per_block - 1) / pages_per_block));
-  const dim3 grid(static_cast<unsigned>(per_row), static_cast<unsigned>(args.n_kv_heads), static_cast<unsigned>(args.batch));
+  const DecodeAttentionArgs& t = args.token;
+  const int64_t group = t.n_q_heads / t.n_kv_heads;
+  const dim3 grid(selection_blocks_per_row(t, args.n_pages, kQuestPages), static_cast<unsigned>(t.n_kv_heads),
+                  static_cast<unsigned>(t.batch));
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    auto bounds = [&](auto dim_tag) {
-      constexpr int D = decltype(dim_tag)::value;
-      const dim3 block(kAttnWarps * 32);
-      if (group <= 1) launch_dependent(quest_bounds_kernel<T, D, 1>, grid, block, 0, s, args);
-      else if (group <= 2) launch_dependent(quest_bounds_kernel<T, D, 2>, grid, block, 0, s, args);
-      else if (group <= 4) launch_dependent(quest_bounds_kernel<T, D, 4>, grid, block, 0, s, args);
-      else launch_dependent(quest_bounds_kernel<T, D, 8>, grid, block, 0, s, args);
-    };
-    if (args.head_dim == 64) bounds(std::integral_constant<int, 64>());
-    else bounds(std::integral_constant<int, 128>());
+    by_shape(t.head_dim, group, [&](auto d, auto g) {
+      launch_dependent(quest_bounds_kernel<T, decltype(d)::value, decltype(g)::value>, grid, dim3(kAttnWarps * 32), 0,
+                       s, args);
+    });
   });
-  launch_dependent(quest_topk_kernel, dim3(static_cast<unsigned>(args.n_kv_heads), static_cast<unsigned>(args.batch)),
+  launch_dependent(quest_topk_kernel, dim3(static_cast<unsigned>(t.n_kv_heads), static_cast<unsigned>(t.batch)),
                    dim3(kTopkThreads), static_cast<size_t>(args.n_pages) * sizeof(uint32_t), s, args);
+}
+
+bool infllm_select_supports(int64_t n_blocks, int64_t block_size, int64_t reps) {
+  return block_size >= 1 && block_size <= 32 && reps >= 1 && reps <= kInfMaxReps && quest_select_supports(n_blocks);
+}
+
+void infllm_select(int dtype, const InfLLMArgs& args, void* stream) {
+  cudaStream_t s = as_stream(stream);
+  const DecodeAttentionArgs& t = args.token;
+  const int64_t group = t.n_q_heads / t.n_kv_heads;
+  const dim3 grid(selection_blocks_per_row(t, args.n_blocks, kInfBlocks), static_cast<unsigned>(t.n_kv_heads),
+                  static_cast<unsigned>(t.batch));
+  const dim3 rows(static_cast<unsigned>(t.n_kv_heads), static_cast<unsigned>(t.batch));
+  const size_t keys_smem = static_cast<size_t>(args.n_blocks) * sizeof(uint32_t);
+  dispatch(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    by_shape(t.head_dim, group, [&](auto d, auto g) {
+      launch_dependent(infllm_blocks_kernel<T, decltype(d)::value, decltype(g)::value>, grid, dim3(kAttnWarps * 32), 0,
+                       s, args);
+    });
+    launch_dependent(infllm_list_kernel<T>, rows, dim3(kTopkThreads), keys_smem, s, args);
+  });
 }
 
 void silu_mul(int dtype, const void* gate_up, void* out, int64_t rows, int64_t width, void* stream) {

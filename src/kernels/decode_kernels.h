@@ -78,7 +78,8 @@ struct DecodeAttentionArgs {
   // Gather mode (pages != nullptr): attend `selected` tokens listed by page: token j of row (b, h) is slot
   // pages[(b Hkv + h) k + j / page_size] * page_size + j % page_size (k = selected / page_size); slots past
   // the capacity or empty (slot_positions < 0) are skipped. Chunks and splits count listed tokens. The token
-  // is not written (quest_select did it); the query is RoPE'd as usual.
+  // is not written (quest_select / infllm_select did it); the query is RoPE'd as usual. With page_size 1 the
+  // list names single slots (InfLLM).
   const int32_t* pages = nullptr;
   int64_t page_size = 0, selected = 0;
 };
@@ -92,27 +93,53 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream);
 //   for the page of the token just written.
 // - the top k_pages bounds per (b, h), larger first, the earlier page among equal bounds, written in
 //   increasing page order to pages [B, Hkv, k_pages] (int32), and the number of non-empty slots among them
-//   to attended [B, Hkv] (int64).
+//   to attended [B, Hkv] (int64); attended_max [B], when given, keeps the maximum over the row's KV heads (and
+//   over the calls of a step: one per layer).
 // decode_attention in gather mode then attends those pages.
 struct QuestArgs {
-  const void* qkv = nullptr;
-  const void* cos = nullptr;
-  const void* sin = nullptr;
-  const int64_t* positions = nullptr;
-  void* k = nullptr;
-  void* v = nullptr;
-  int64_t* slot_positions = nullptr;
+  DecodeAttentionArgs token;  // the token, the caches and the geometry (qkv .. capacity; the rest unused)
   void* page_min = nullptr;
   void* page_max = nullptr;
   float* bounds = nullptr;
   int32_t* pages = nullptr;
   int64_t* attended = nullptr;
-  int64_t batch = 0, n_q_heads = 0, n_kv_heads = 0, head_dim = 0, capacity = 0;
+  int64_t* attended_max = nullptr;
   int64_t page_size = 0, n_pages = 0, k_pages = 0;
 };
 // Whether quest_select handles this many pages (the top-k keeps them in shared memory).
 bool quest_select_supports(int64_t n_pages);
 void quest_select(int dtype, const QuestArgs& args, void* stream);
+
+// InfLLM's choice of memory blocks for one decode token per row (policies/infllm.h), the first half of its fused
+// step, on its full-length cache (slot p holds position p):
+// - infllm_blocks: RoPE of the query heads and the token's key; the token written to slot positions[b]
+//   (slot_positions records it); the group's query heads summed in float32 to query_sum [B, Hkv, D]; then per
+//   memory block j (slots [n_sink + j block_size, + block_size)) that starts before the local window
+//   (local_start = max(p - local + 1, n_sink)): its `reps` held tokens (resident, before the local window) with
+//   the highest representative `scores` (the lower slot among equal ones), and the relevance = sum over them of
+//   query_sum . key -> relevance [B, Hkv, n_blocks] float32; -inf for a block that is no candidate.
+// - the top k_blocks relevances per (b, h) as Quest's top-k picks pages (blocks [B, Hkv, k_blocks] int32, in
+//   increasing order); the attended slots to slots [B, Hkv, selected] (int32; selected = n_sink + local +
+//   k_blocks block_size): the initial tokens, the local window, the chosen blocks' tokens before the window,
+//   `capacity` for an entry not attended; their count to attended [B, Hkv] (attended_max as Quest's); then the
+//   step's representative-score update: scores[p'] += query_sum . key[p'] for p' in [max(p - local, n_sink),
+//   p - 1].
+// decode_attention in gather mode (page_size 1, `pages` = slots) then attends them.
+struct InfLLMArgs {
+  DecodeAttentionArgs token;  // as QuestArgs's
+  float* scores = nullptr;      // [B, Hkv, C] float32
+  float* query_sum = nullptr;   // [B, Hkv, D] scratch
+  float* relevance = nullptr;   // [B, Hkv, n_blocks] scratch
+  int32_t* blocks = nullptr;    // [B, Hkv, k_blocks] scratch
+  int32_t* slots = nullptr;     // [B, Hkv, selected]
+  int64_t* attended = nullptr;
+  int64_t* attended_max = nullptr;
+  int64_t n_sink = 0, local = 0, block_size = 0, reps = 0, n_blocks = 0, k_blocks = 0, selected = 0;
+};
+// Whether infllm_select handles this shape: blocks of at most 32 tokens, at most 8 representatives, the block
+// relevances fitting the top-k's shared memory.
+bool infllm_select_supports(int64_t n_blocks, int64_t block_size, int64_t reps);
+void infllm_select(int dtype, const InfLLMArgs& args, void* stream);
 bool decode_attention_supports(int64_t head_dim, int64_t group);
 
 // out[r, i] = T(silu(T(gate_up[r, i])) * gate_up[r, I + i]) for i < I: the SwiGLU activation on a fused

@@ -184,21 +184,19 @@ at::Tensor reference_full_attention(const at::Tensor& q, const at::Tensor& k_cac
 
 namespace {
 #ifdef LIL_WITH_CUDA
-// The arguments both attention steps share (see kernels::DecodeAttentionArgs); checks shapes and scratch.
+// The arguments every fused attention step shares (see kernels::DecodeAttentionArgs), with the split plan over
+// `span` listed tokens (the capacity when 0); checks the shapes. The caller lays its scratch out from a.splits
+// and checks it with require_scratch.
 kernels::DecodeAttentionArgs attention_args(const char* who, const at::Tensor& qkv, const at::Tensor& cos,
                                             const at::Tensor& sin, const at::Tensor& positions,
                                             const at::Tensor& k_cache, const at::Tensor& v_cache,
                                             const at::Tensor& slot_positions, const at::Tensor& scratch,
-                                            int64_t scratch_needed, int64_t n_q_heads, double softmax_scale,
-                                            at::Tensor* out, int64_t span = 0) {
+                                            int64_t n_q_heads, double softmax_scale, at::Tensor* out, int64_t span = 0) {
   const int64_t rows = k_cache.size(0), n_kv = k_cache.size(1), capacity = k_cache.size(2), d = k_cache.size(3);
   require(k_cache.is_contiguous() && v_cache.is_contiguous() && slot_positions.is_contiguous() &&
               qkv.is_contiguous() && qkv.size(0) == rows && qkv.size(1) == (n_q_heads + 2 * n_kv) * d &&
               qkv.scalar_type() == k_cache.scalar_type() && scratch.scalar_type() == at::kFloat,
           who, "contiguous qkv [B, (Hq + 2 Hkv) D] and caches [B, Hkv, C, D] of one dtype");
-  int64_t chunk = 0;
-  const int64_t splits = decode_attention_splits(rows, n_kv, span > 0 ? span : capacity, &chunk);
-  require(scratch.numel() >= scratch_needed, who, "a float32 scratch of " + std::to_string(scratch_needed) + " elements");
   *out = at::empty({rows, n_q_heads, d}, qkv.options());
   kernels::DecodeAttentionArgs a;
   a.qkv = qkv.data_ptr();
@@ -215,10 +213,32 @@ kernels::DecodeAttentionArgs attention_args(const char* who, const at::Tensor& q
   a.n_kv_heads = n_kv;
   a.head_dim = d;
   a.capacity = capacity;
-  a.chunk = chunk;
-  a.splits = splits;
+  a.splits = decode_attention_splits(rows, n_kv, span > 0 ? span : capacity, &a.chunk);
   a.softmax_scale = static_cast<float>(softmax_scale);
   return a;
+}
+
+void require_scratch(const char* who, const at::Tensor& scratch, int64_t needed) {
+  require(scratch.numel() >= needed, who, "a float32 scratch of " + std::to_string(needed) + " elements");
+}
+
+int64_t* data_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr<int64_t>() : nullptr; }
+
+// The attention half of a retention policy's fused step: decode_attention in gather mode over the `selected`
+// tokens `list` names by pages of page_size slots; *attended, when asked for, is the [B, Hkv] int64 view of the
+// counts the selection kernels left in the scratch at float offset `counts`.
+void gather_attention(const char* who, const at::Tensor& qkv, kernels::DecodeAttentionArgs a, int32_t* list,
+                      int64_t page_size, int64_t selected, const at::Tensor& scratch, int64_t counts,
+                      at::Tensor* attended) {
+  a.pages = list;
+  a.page_size = page_size;
+  a.selected = selected;
+  kernels::decode_attention(elem_type(qkv), a, current_stream());
+  check_launch(who);
+  if (attended != nullptr) {
+    const int64_t rows = a.batch * a.n_kv_heads;
+    *attended = scratch.narrow(0, counts, 2 * rows).view(at::kLong).view({a.batch, a.n_kv_heads});
+  }
 }
 #endif
 
@@ -228,15 +248,44 @@ struct PagesScratch {
   int64_t bounds, pages, attended, total;
 };
 PagesScratch pages_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim, int64_t n_pages,
-                           int64_t k_pages, int64_t page_size) {
-  int64_t chunk = 0;
-  const int64_t splits = decode_attention_splits(batch, n_kv_heads, k_pages * page_size, &chunk);
+                           int64_t k_pages, int64_t splits) {
   PagesScratch e;
   e.bounds = decode_attention_scratch(batch, n_q_heads, head_dim, splits);
   e.pages = e.bounds + batch * n_kv_heads * n_pages;
   e.attended = (e.pages + batch * n_kv_heads * k_pages + 1) / 2 * 2;
   e.total = e.attended + 2 * batch * n_kv_heads;
   return e;
+}
+
+// Offsets (in floats) of InfLLM's scratch: the split partials over the listed slots, the block relevances
+// [B, Hkv, P], the summed queries [B, Hkv, D], the chosen blocks [B, Hkv, k] and the slot list [B, Hkv, selected]
+// (int32), the attended counts [B, Hkv] (int64, at an even offset).
+struct BlocksScratch {
+  int64_t relevance, query_sum, blocks, slots, attended, total;
+};
+BlocksScratch blocks_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim, int64_t n_blocks,
+                             int64_t k_blocks, int64_t selected, int64_t splits) {
+  const int64_t rows = batch * n_kv_heads;
+  BlocksScratch e;
+  e.relevance = decode_attention_scratch(batch, n_q_heads, head_dim, splits);
+  e.query_sum = e.relevance + rows * n_blocks;
+  e.blocks = e.query_sum + rows * head_dim;
+  e.slots = e.blocks + rows * k_blocks;
+  e.attended = (e.slots + rows * selected + 1) / 2 * 2;
+  e.total = e.attended + 2 * rows;
+  return e;
+}
+
+// InfLLM's step in the kernels' terms: memory blocks over the capacity, blocks chosen, tokens listed.
+struct BlocksPlan {
+  int64_t n_blocks = 0, k_blocks = 0, selected = 0;
+};
+BlocksPlan blocks_plan(const FusedBlocks& rule, int64_t capacity) {
+  BlocksPlan p;
+  p.n_blocks = std::max<int64_t>(0, (capacity - rule.n_sink + rule.block_size - 1) / rule.block_size);
+  p.k_blocks = std::min(rule.n_blocks, p.n_blocks);
+  p.selected = rule.n_sink + rule.local + p.k_blocks * rule.block_size;
+  return p;
 }
 
 // Offsets (in floats) of the eviction step's scratch: the split partials, the base-2 scores [B, Hq, C], the
@@ -260,14 +309,11 @@ at::Tensor fused_full_decode(const at::Tensor& qkv, const at::Tensor& cos, const
                              const at::Tensor& slot_positions, const at::Tensor& partial, int64_t n_q_heads,
                              double softmax_scale) {
 #ifdef LIL_WITH_CUDA
-  int64_t chunk = 0;
-  const int64_t splits = decode_attention_splits(k_cache.size(0), k_cache.size(1), k_cache.size(2), &chunk);
   at::Tensor out;
   // RoPE and the cache append happen in the split kernel (see kernels::DecodeAttentionArgs), then the combine.
-  kernels::DecodeAttentionArgs a =
-      attention_args("fused_full_decode", qkv, cos, sin, positions, k_cache, v_cache, slot_positions, partial,
-                     decode_attention_scratch(k_cache.size(0), n_q_heads, k_cache.size(3), splits), n_q_heads,
-                     softmax_scale, &out);
+  kernels::DecodeAttentionArgs a = attention_args("fused_full_decode", qkv, cos, sin, positions, k_cache, v_cache,
+                                                  slot_positions, partial, n_q_heads, softmax_scale, &out);
+  require_scratch("fused_full_decode", partial, decode_attention_scratch(a.batch, n_q_heads, a.head_dim, a.splits));
   kernels::decode_attention(elem_type(qkv), a, current_stream());
   check_launch("fused_full_decode (attention)");
   return out;
@@ -285,7 +331,9 @@ int64_t decode_eviction_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_h
 
 int64_t decode_pages_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim,
                              int64_t n_pages, int64_t k_pages, int64_t page_size) {
-  return pages_scratch(batch, n_q_heads, n_kv_heads, head_dim, n_pages, k_pages, page_size).total;
+  int64_t chunk = 0;
+  const int64_t splits = decode_attention_splits(batch, n_kv_heads, k_pages * page_size, &chunk);
+  return pages_scratch(batch, n_q_heads, n_kv_heads, head_dim, n_pages, k_pages, splits).total;
 }
 
 bool fused_pages_supported(int64_t n_pages) {
@@ -301,7 +349,7 @@ at::Tensor fused_pages_decode(const at::Tensor& qkv, const at::Tensor& cos, cons
                               const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
                               const at::Tensor& slot_positions, const at::Tensor& page_min, const at::Tensor& page_max,
                               int64_t page_size, int64_t k_pages, const at::Tensor& scratch, int64_t n_q_heads,
-                              double softmax_scale, at::Tensor* attended) {
+                              double softmax_scale, at::Tensor* attended, const at::Tensor& attended_max) {
 #ifdef LIL_WITH_CUDA
   const int64_t rows = k_cache.size(0), n_kv = k_cache.size(1), capacity = k_cache.size(2), d = k_cache.size(3);
   const int64_t n_pages = page_min.size(2);
@@ -310,48 +358,95 @@ at::Tensor fused_pages_decode(const at::Tensor& qkv, const at::Tensor& cos, cons
               page_min.scalar_type() == k_cache.scalar_type() && page_min.size(0) == rows && page_min.size(1) == n_kv &&
               page_min.size(3) == d && kernels::quest_select_supports(n_pages),
           "fused_pages_decode", "page_min/page_max [B, Hkv, ceil(C / page_size), D] like the cache, 1 <= k_pages <= pages");
-  const PagesScratch e = pages_scratch(rows, n_q_heads, n_kv, d, n_pages, k_pages, page_size);
   at::Tensor out;
-  kernels::DecodeAttentionArgs a = attention_args("fused_pages_decode", qkv, cos, sin, positions, k_cache, v_cache,
-                                                  slot_positions, scratch, e.total, n_q_heads, softmax_scale, &out,
-                                                  k_pages * page_size);
-  float* base = scratch.data_ptr<float>();
   kernels::QuestArgs qa;
-  qa.qkv = a.qkv;
-  qa.cos = a.cos;
-  qa.sin = a.sin;
-  qa.positions = a.positions;
-  qa.k = a.k;
-  qa.v = a.v;
-  qa.slot_positions = a.slot_positions;
+  qa.token = attention_args("fused_pages_decode", qkv, cos, sin, positions, k_cache, v_cache, slot_positions, scratch,
+                            n_q_heads, softmax_scale, &out, k_pages * page_size);
+  const PagesScratch e = pages_scratch(rows, n_q_heads, n_kv, d, n_pages, k_pages, qa.token.splits);
+  require_scratch("fused_pages_decode", scratch, e.total);
+  float* base = scratch.data_ptr<float>();
   qa.page_min = page_min.data_ptr();
   qa.page_max = page_max.data_ptr();
   qa.bounds = base + e.bounds;
   qa.pages = reinterpret_cast<int32_t*>(base + e.pages);
   qa.attended = reinterpret_cast<int64_t*>(base + e.attended);
-  qa.batch = rows;
-  qa.n_q_heads = n_q_heads;
-  qa.n_kv_heads = n_kv;
-  qa.head_dim = d;
-  qa.capacity = capacity;
+  qa.attended_max = data_or_null(attended_max);
   qa.page_size = page_size;
   qa.n_pages = n_pages;
   qa.k_pages = k_pages;
   kernels::quest_select(elem_type(qkv), qa, current_stream());
   check_launch("fused_pages_decode (page choice)");
-  a.pages = qa.pages;
-  a.page_size = page_size;
-  a.selected = k_pages * page_size;
-  kernels::decode_attention(elem_type(qkv), a, current_stream());
-  check_launch("fused_pages_decode (attention)");
-  if (attended != nullptr) {
-    *attended = scratch.narrow(0, e.attended, 2 * rows * n_kv).view(at::kLong).view({rows, n_kv});
-  }
+  gather_attention("fused_pages_decode (attention)", qkv, qa.token, qa.pages, page_size, k_pages * page_size, scratch,
+                   e.attended, attended);
   return out;
 #else
   (void)qkv, (void)cos, (void)sin, (void)positions, (void)k_cache, (void)v_cache, (void)slot_positions, (void)page_min,
-      (void)page_max, (void)page_size, (void)k_pages, (void)scratch, (void)n_q_heads, (void)softmax_scale, (void)attended;
+      (void)page_max, (void)page_size, (void)k_pages, (void)scratch, (void)n_q_heads, (void)softmax_scale, (void)attended,
+      (void)attended_max;
   no_cuda("fused_pages_decode");
+#endif
+}
+
+int64_t decode_blocks_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim,
+                              int64_t capacity, const FusedBlocks& rule) {
+  const BlocksPlan p = blocks_plan(rule, capacity);
+  int64_t chunk = 0;
+  const int64_t splits = decode_attention_splits(batch, n_kv_heads, p.selected, &chunk);
+  return blocks_scratch(batch, n_q_heads, n_kv_heads, head_dim, p.n_blocks, p.k_blocks, p.selected, splits).total;
+}
+
+bool fused_blocks_supported(int64_t capacity, const FusedBlocks& rule) {
+#ifdef LIL_WITH_CUDA
+  const BlocksPlan p = blocks_plan(rule, capacity);
+  return p.k_blocks >= 1 && kernels::infllm_select_supports(p.n_blocks, rule.block_size, rule.reps);
+#else
+  (void)capacity, (void)rule;
+  return false;
+#endif
+}
+
+at::Tensor fused_blocks_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                               const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                               const at::Tensor& slot_positions, const at::Tensor& scores, const FusedBlocks& rule,
+                               const at::Tensor& scratch, int64_t n_q_heads, double softmax_scale, at::Tensor* attended,
+                               const at::Tensor& attended_max) {
+#ifdef LIL_WITH_CUDA
+  const int64_t rows = k_cache.size(0), n_kv = k_cache.size(1), capacity = k_cache.size(2), d = k_cache.size(3);
+  require(scores.is_contiguous() && scores.scalar_type() == at::kFloat && scores.numel() == rows * n_kv * capacity &&
+              fused_blocks_supported(capacity, rule),
+          "fused_blocks_decode", "float32 scores [B, Hkv, C] like the cache, blocks of at most 32 tokens, at most 4 "
+                                 "representatives");
+  const BlocksPlan p = blocks_plan(rule, capacity);
+  at::Tensor out;
+  kernels::InfLLMArgs ia;
+  ia.token = attention_args("fused_blocks_decode", qkv, cos, sin, positions, k_cache, v_cache, slot_positions, scratch,
+                            n_q_heads, softmax_scale, &out, p.selected);
+  const BlocksScratch e = blocks_scratch(rows, n_q_heads, n_kv, d, p.n_blocks, p.k_blocks, p.selected, ia.token.splits);
+  require_scratch("fused_blocks_decode", scratch, e.total);
+  float* base = scratch.data_ptr<float>();
+  ia.scores = scores.data_ptr<float>();
+  ia.query_sum = base + e.query_sum;
+  ia.relevance = base + e.relevance;
+  ia.blocks = reinterpret_cast<int32_t*>(base + e.blocks);
+  ia.slots = reinterpret_cast<int32_t*>(base + e.slots);
+  ia.attended = reinterpret_cast<int64_t*>(base + e.attended);
+  ia.attended_max = data_or_null(attended_max);
+  ia.n_sink = rule.n_sink;
+  ia.local = rule.local;
+  ia.block_size = rule.block_size;
+  ia.reps = rule.reps;
+  ia.n_blocks = p.n_blocks;
+  ia.k_blocks = p.k_blocks;
+  ia.selected = p.selected;
+  kernels::infllm_select(elem_type(qkv), ia, current_stream());
+  check_launch("fused_blocks_decode (block choice)");
+  gather_attention("fused_blocks_decode (attention)", qkv, ia.token, ia.slots, 1, p.selected, scratch, e.attended,
+                   attended);
+  return out;
+#else
+  (void)qkv, (void)cos, (void)sin, (void)positions, (void)k_cache, (void)v_cache, (void)slot_positions, (void)scores,
+      (void)rule, (void)scratch, (void)n_q_heads, (void)softmax_scale, (void)attended, (void)attended_max;
+  no_cuda("fused_blocks_decode");
 #endif
 }
 
@@ -363,12 +458,11 @@ at::Tensor fused_eviction_decode(const at::Tensor& qkv, const at::Tensor& cos, c
   const int64_t rows = k_cache.size(0), n_kv = k_cache.size(1), capacity = k_cache.size(2), d = k_cache.size(3);
   require(scores.is_contiguous() && scores.scalar_type() == at::kFloat && scores.numel() == rows * n_kv * capacity,
           "fused_eviction_decode", "float32 scores [B, Hkv, C] like the cache");
-  int64_t chunk = 0;
-  const int64_t splits = decode_attention_splits(rows, n_kv, capacity, &chunk);
-  const EvictionScratch e = eviction_scratch(rows, n_q_heads, n_kv, d, capacity, splits);
   at::Tensor out;
   kernels::DecodeAttentionArgs a = attention_args("fused_eviction_decode", qkv, cos, sin, positions, k_cache, v_cache,
-                                                  slot_positions, scratch, e.total, n_q_heads, softmax_scale, &out);
+                                                  slot_positions, scratch, n_q_heads, softmax_scale, &out);
+  const EvictionScratch e = eviction_scratch(rows, n_q_heads, n_kv, d, capacity, a.splits);
+  require_scratch("fused_eviction_decode", scratch, e.total);
   float* base = scratch.data_ptr<float>();
   a.evict = true;
   a.scores = scores.data_ptr<float>();

@@ -56,7 +56,8 @@ at::Tensor fused_eviction_decode(const at::Tensor& qkv, const at::Tensor& cos, c
 // cache (slot p holds position p): RoPE, the token written to slot positions[b] and folded into its page's
 // min/max, the page bounds, the top k_pages pages, attention over their valid slots. `scratch` is float32 of
 // decode_pages_scratch() elements; *attended gets a [B, Hkv] int64 view of it: the valid slots attended per
-// KV head. Returns [B, Hq, D].
+// KV head; `attended_max` [B] int64, when defined, keeps the maximum of those counts over the KV heads (and over
+// the layers of a step: the kernels update it in place). Returns [B, Hq, D].
 int64_t decode_pages_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim,
                              int64_t n_pages, int64_t k_pages, int64_t page_size);
 bool fused_pages_supported(int64_t n_pages);
@@ -64,7 +65,22 @@ at::Tensor fused_pages_decode(const at::Tensor& qkv, const at::Tensor& cos, cons
                               const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
                               const at::Tensor& slot_positions, const at::Tensor& page_min, const at::Tensor& page_max,
                               int64_t page_size, int64_t k_pages, const at::Tensor& scratch, int64_t n_q_heads,
-                              double softmax_scale, at::Tensor* attended);
+                              double softmax_scale, at::Tensor* attended, const at::Tensor& attended_max = {});
+// InfLLM's decode step (policies/policy.h, FusedBlocks; kernels::InfLLMArgs) in four kernels on its full-length
+// cache: RoPE, the token written to slot positions[b], the memory blocks' relevances from their representative
+// keys, the top blocks and the list of attended slots (initial tokens, local window, chosen blocks), the
+// representative-score update of `scores` [B, Hkv, C] (float32), attention over the listed slots. `scratch` is
+// float32 of decode_blocks_scratch() elements; *attended and attended_max as fused_pages_decode's. Returns
+// [B, Hq, D].
+struct FusedBlocks;
+int64_t decode_blocks_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim,
+                              int64_t capacity, const FusedBlocks& rule);
+bool fused_blocks_supported(int64_t capacity, const FusedBlocks& rule);
+at::Tensor fused_blocks_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                               const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                               const at::Tensor& slot_positions, const at::Tensor& scores, const FusedBlocks& rule,
+                               const at::Tensor& scratch, int64_t n_q_heads, double softmax_scale, at::Tensor* attended,
+                               const at::Tensor& attended_max = {});
 // Attention alone (q [B, Hq, D] already roped, the token already in the cache), as the reference computes it.
 at::Tensor reference_full_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                                     const at::Tensor& positions, double softmax_scale);

@@ -41,6 +41,10 @@ KVCache::KVCache(std::unique_ptr<Policy> policy, const CacheShape& shape, c10::S
     fused_ = FusedPath::Pages;
     fused_pages_ = std::min(policy_->budget() / pages.page_size, pages.page_min.size(2));
   }
+  if (fused_shape && policy_->kind() == PolicyKind::Retention && policy_->fused_blocks(&blocks_rule_) &&
+      layers_[0].scores.scalar_type() == at::kFloat && fused_blocks_supported(capacity_, blocks_rule_)) {
+    fused_ = FusedPath::Blocks;
+  }
   if (fused_ != FusedPath::None) {
     int64_t chunk = 0;
     const int64_t splits = decode_attention_splits(shape.rows, shape.n_kv_heads, capacity_, &chunk);
@@ -49,9 +53,12 @@ KVCache::KVCache(std::unique_ptr<Policy> policy, const CacheShape& shape, c10::S
       floats = decode_attention_scratch(shape.rows, shape.n_q_heads, shape.head_dim, splits);
     } else if (fused_ == FusedPath::Eviction) {
       floats = decode_eviction_scratch(shape.rows, shape.n_q_heads, shape.n_kv_heads, shape.head_dim, capacity_, splits);
-    } else {
+    } else if (fused_ == FusedPath::Pages) {
       floats = decode_pages_scratch(shape.rows, shape.n_q_heads, shape.n_kv_heads, shape.head_dim,
                                     pages.page_min.size(2), fused_pages_, pages.page_size);
+    } else {
+      floats = decode_blocks_scratch(shape.rows, shape.n_q_heads, shape.n_kv_heads, shape.head_dim, capacity_,
+                                     blocks_rule_);
     }
     attention_scratch_ = at::empty({floats}, float_opts.dtype(at::kFloat));
   }
@@ -204,20 +211,23 @@ at::Tensor KVCache::decode_fused(int64_t layer, const at::Tensor& qkv, const at:
     }
     return out;
   }
-  if (fused_ == FusedPath::Pages) {
-    FusedPages pages;
-    policy_->fused_pages(c, &pages);
-    at::Tensor attended;
-    at::Tensor out = fused_pages_decode(qkv, cos, sin, position, c.keys, c.values, c.positions, pages.page_min,
-                                        pages.page_max, pages.page_size, fused_pages_, attention_scratch_,
-                                        shape_.n_q_heads, softmax_scale, &attended);
+  if (fused_ == FusedPath::Pages || fused_ == FusedPath::Blocks) {
+    // The kernels keep the step's attended maximum over KV heads and layers in step_attended_ themselves.
+    at::Tensor out;
+    if (fused_ == FusedPath::Pages) {
+      FusedPages pages;
+      policy_->fused_pages(c, &pages);
+      out = fused_pages_decode(qkv, cos, sin, position, c.keys, c.values, c.positions, pages.page_min, pages.page_max,
+                               pages.page_size, fused_pages_, attention_scratch_, shape_.n_q_heads, softmax_scale,
+                               nullptr, step_attended_);
+    } else {
+      out = fused_blocks_decode(qkv, cos, sin, position, c.keys, c.values, c.positions, c.scores, blocks_rule_,
+                                attention_scratch_, shape_.n_q_heads, softmax_scale, nullptr, step_attended_);
+    }
     if (layer == 0) {
-      // The cache fills in order (slot p holds position p): slots [0, position] are resident in every layer and
-      // KV head, and every layer attends its top pages, all full but the one being written; layer 0 stands for
-      // all of them.
-      at::Tensor filled = at::clamp_max(position + 1, capacity_);
-      step_attended_.copy_(at::maximum(step_attended_, attended.amax(-1)));
-      step_resident_.copy_(at::maximum(step_resident_, filled));
+      // A retention cache keeps every token (slot p holds position p): slots [0, position] are resident in every
+      // layer and KV head alike.
+      step_resident_.copy_(at::maximum(step_resident_, at::clamp_max(position + 1, capacity_)));
     }
     return out;
   }

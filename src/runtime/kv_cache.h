@@ -66,7 +66,8 @@ class KVCache {
 
   // True when the decode step can take the fused kernels (CUDA, supported head_dim and query heads per KV
   // head): the `full` policy (slot i of a row holds position i), eviction policies whose rule has the
-  // kernels' form (Policy::fused_eviction: sink, h2o, tova) and page selection (Policy::fused_pages: quest).
+  // kernels' form (Policy::fused_eviction: sink, h2o, tova), page selection (Policy::fused_pages: quest) and block
+  // selection (Policy::fused_blocks: infllm).
   bool fused_attention() const { return fused_ != FusedPath::None; }
   // The decode step for `layer` in fused kernels: RoPE of the fused projection qkv [B, (Hq + 2 Hkv) D] with
   // the model's tables cos/sin [P, D], the write of the token (slot position[b] for `full`, the policy's victim
@@ -91,9 +92,10 @@ class KVCache {
   c10::ScalarType dtype_;
   c10::Device device_;
   std::vector<LayerCache> layers_;
-  enum class FusedPath { None, Full, Eviction, Pages };
+  enum class FusedPath { None, Full, Eviction, Pages, Blocks };
   FusedPath fused_ = FusedPath::None;
   FusedEviction eviction_rule_;
+  FusedBlocks blocks_rule_;
   int64_t fused_pages_ = 0;  // pages each Quest step attends
   at::Tensor attention_scratch_;  // float32 scratch of the fused split attention
   // Per-step counters are updated in place, so a decode step captured in a CUDA graph keeps writing the

@@ -76,6 +76,17 @@ CacheShape one_layer_cache(int64_t rows, int64_t hq, int64_t hkv, int64_t d, int
   return shape;
 }
 
+// The same random prompts (row b: prompt[b] tokens) stored in a float32 reference cache and in `got` (dtype t).
+void prefill_both(KVCache& ref, KVCache& got, const std::vector<int64_t>& prompt, int64_t hq, int64_t hkv, int64_t d,
+                  c10::ScalarType t, double scale) {
+  for (size_t b = 0; b < prompt.size(); ++b) {
+    const int64_t n = prompt[b], row = static_cast<int64_t>(b);
+    at::Tensor q = at::randn({hq, n, d}, cuda(t)), k = at::randn({hkv, n, d}, cuda(t)), v = at::randn({hkv, n, d}, cuda(t));
+    ref.store_prefill(0, row, q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), scale);
+    got.store_prefill(0, row, q, k, v, scale);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("Fused decode: split-attention plan covers the cache in chunks of whole warp rounds", "[fast]") {
@@ -284,12 +295,7 @@ TEST_CASE("Fused kernels: Quest's page choice and attention equal the shared cac
         REQUIRE(got.fused_attention());
         const double scale = 1.0 / std::sqrt(static_cast<double>(d));
         const std::vector<int64_t> prompt = {5, 700, 1104};  // row 0: shorter than the budget
-        for (int64_t b = 0; b < 3; ++b) {
-          const int64_t n = prompt[static_cast<size_t>(b)];
-          at::Tensor q = at::randn({hq, n, d}, cuda(t)), k = at::randn({hkv, n, d}, cuda(t)), v = at::randn({hkv, n, d}, cuda(t));
-          ref.store_prefill(0, b, q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), scale);
-          got.store_prefill(0, b, q, k, v, scale);
-        }
+        prefill_both(ref, got, prompt, hq, hkv, d, t, scale);
         at::Tensor pos = at::tensor(prompt, cuda(at::kLong));
         auto [cos, sin] = rope_tables(max_context, d, t);
         LayerCache& r = ref.layer(0);
@@ -316,6 +322,66 @@ TEST_CASE("Fused kernels: Quest's page choice and attention equal the shared cac
           }
           CHECK(max_abs_diff(have, want) <= tolerance(t, want));
           pos = pos + 1;
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("Fused kernels: InfLLM's block choice, attention and score update equal the shared cache step",
+          "[fast][cuda]") {
+  if (!cuda_ready()) return;
+  at::manual_seed(15);
+  // As Quest's test: the reference runs in float32 on the same values, so the block relevances are the same
+  // sums up to the order of summation and the same blocks win.
+  const int64_t max_context = 1110;
+  for (auto t : kTypes) {
+    for (auto [hq, hkv, d] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{12, 2, 128}, {8, 4, 64}, {32, 8, 128}}) {
+      for (auto [budget, args] : std::vector<std::pair<int64_t, std::map<std::string, std::string>>>{
+               {64, {}}, {256, {}}, {200, {{"block_size", "20"}, {"reps", "3"}, {"n_sink", "0"}}}}) {
+        INFO("dtype " << type_name(t) << ", heads " << hq << "/" << hkv << ", head_dim " << d << ", budget " << budget
+                      << ", " << args.size() << " knobs set");
+        const PolicyGeometry geometry{1, hkv, hq, d};
+        const CacheShape shape = one_layer_cache(3, hq, hkv, d, max_context);
+        const c10::Device gpu(c10::kCUDA);
+        KVCache ref(make_policy("infllm", budget, args, geometry), shape, at::kFloat, gpu);
+        KVCache got(make_policy("infllm", budget, args, geometry), shape, t, gpu);
+        REQUIRE(got.fused_attention());
+        const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+        const std::vector<int64_t> prompt = {5, 700, 1104};  // row 0: no memory block before its local window
+        prefill_both(ref, got, prompt, hq, hkv, d, t, scale);
+        at::Tensor pos = at::tensor(prompt, cuda(at::kLong));
+        auto [cos, sin] = rope_tables(max_context, d, t);
+        LayerCache& r = ref.layer(0);
+        LayerCache& g = got.layer(0);
+        const int steps = 4;
+        for (int step = 0; step < steps; ++step) {
+          INFO("step " << step);
+          g.keys.copy_(r.keys);
+          g.values.copy_(r.values);
+          g.positions.copy_(r.positions);
+          g.scores.copy_(r.scores);
+          at::Tensor qkv = at::randn({3, (hq + 2 * hkv) * d}, cuda(t));
+          RopedQKV roped = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
+          at::Tensor want = ref.decode_attention(0, roped.q.to(at::kFloat), roped.k.to(at::kFloat),
+                                                 roped.v.to(at::kFloat), pos, scale);
+          at::Tensor have = got.decode_fused(0, qkv, cos, sin, pos, scale);
+          ref.end_step();
+          got.end_step();
+          CHECK(g.positions.equal(r.positions));
+          CHECK(max_abs_diff(g.values, r.values) == 0);
+          CHECK(max_abs_diff(g.keys, r.keys) <= tolerance(t, r.keys));
+          CHECK(max_abs_diff(g.scores, r.scores) <= tolerance(t, r.scores));
+          CHECK(max_abs_diff(have, want) <= tolerance(t, want));
+          pos = pos + 1;
+        }
+        // The attended counts the kernels keep (maximum over KV heads) against the shared step's.
+        const std::vector<std::vector<bool>> active(steps, std::vector<bool>(3, true));
+        const auto want_stats = ref.summarize(active), have_stats = got.summarize(active);
+        for (size_t b = 0; b < 3; ++b) {
+          CHECK(have_stats[b].attended_max == want_stats[b].attended_max);
+          CHECK(have_stats[b].attended_mean == want_stats[b].attended_mean);
+          CHECK(have_stats[b].resident_max == want_stats[b].resident_max);
         }
       }
     }
