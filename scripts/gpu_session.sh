@@ -83,7 +83,8 @@ if has build; then
   torch_prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
   export TORCH_CUDA_ARCH_LIST=9.0a
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix" \
-        -DCMAKE_CUDA_ARCHITECTURES=90a ${LIL_CMAKE_ARGS:-} > "$out/build.log" 2>&1 &&
+        -DCMAKE_CUDA_ARCHITECTURES=90a -DLIL_GIT_COMMIT="$(cut -d' ' -f1 .carry/head.commit 2>/dev/null)" \
+        ${LIL_CMAKE_ARGS:-} > "$out/build.log" 2>&1 &&
     timeout "${LIL_BUILD_TIMEOUT:-420}" cmake --build build-gpu -j "$(nproc)" ${LIL_BUILD_TARGETS:+--target $LIL_BUILD_TARGETS} >> "$out/build.log" 2>&1
   rc=$?
   tail -5 "$out/build.log"
