@@ -385,13 +385,18 @@ nlohmann::json measure(BenchSession& s, const BenchOptions& o) {
   for (double g : run.gaps) decode_s += g;
   const double mean_gap = run.gaps.empty() ? 0.0 : decode_s / static_cast<double>(run.gaps.size());
   const double floor_s = step_bytes / bandwidth;
-  // Prefill work of row 0: 2 FLOPs per weight per token (the LM head only for the last token) plus the
-  // causal attention's two matmuls.
+  // Prefill work of row 0: 2 FLOPs per weight a token uses (a MoE layer's top-k experts, not all) for every
+  // token, the LM head's only for the last one (prefill computes the last position's logits), plus the causal
+  // attention's two matmuls.
   const double t = static_cast<double>(o.context);
-  const double params = static_cast<double>(weight_bytes) / static_cast<double>(c10::elementSize(dtype));
+  double token_experts = 0;
+  const double lm_head_params = static_cast<double>(config.vocab_size) * static_cast<double>(config.hidden_size);
+  const double token_params = static_cast<double>(step_weight_bytes(config, *model, 1, &token_experts)) /
+                                  static_cast<double>(c10::elementSize(dtype)) -
+                              lm_head_params;
   const double attention_flops = 2.0 * 2.0 * (t * (t + 1) / 2) * static_cast<double>(config.num_attention_heads) *
                                  static_cast<double>(config.head_dim) * static_cast<double>(config.num_hidden_layers);
-  const double prefill_flops = 2.0 * params * t + attention_flops;
+  const double prefill_flops = 2.0 * token_params * t + 2.0 * lm_head_params + attention_flops;
   const double bound_tokens_per_s = floor_s > 0 ? static_cast<double>(o.batch) / floor_s : 0.0;
   const double tokens_per_s = mean_gap > 0 ? static_cast<double>(o.batch) / mean_gap : 0.0;
   nlohmann::json out = {
@@ -408,6 +413,7 @@ nlohmann::json measure(BenchSession& s, const BenchOptions& o) {
       {"moe_experts_read_per_layer", experts_read},
       {"achieved_GBps", p50 > 0 ? step_bytes / p50 / 1e9 : 0.0}, {"copy_bandwidth_GBps", bandwidth / 1e9},
       {"floor_s", floor_s}, {"tbt_over_floor", floor_s > 0 ? p50 / floor_s : 0.0},
+      {"prefill_flops", prefill_flops},
       {"prefill_TFLOPs", run.ttft_s > 0 ? prefill_flops / run.ttft_s / 1e12 : 0.0},
       {"matmul_TFLOPs", matmul / 1e12},
       {"prefill_over_matmul", run.ttft_s > 0 && matmul > 0 ? prefill_flops / run.ttft_s / matmul : 0.0},

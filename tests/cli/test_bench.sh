@@ -15,7 +15,8 @@ assert close(r["bandwidth_bound_tokens_per_s"], r["batch"] / r["floor_s"]), r
 assert r["timed_steps"] == r["batch"] * (r["new_tokens"] - 1) or r["timed_steps"] == r["new_tokens"] - 1, r
 assert r["tbt_p50_s"] > 0 and r["ttft_s"] > 0 and r["kv_bytes_per_step"] > 0, r
 assert r["mode"] == "eager" and r["device"] == "cpu", r
-print(r["engine"], r["moe_experts_read_per_layer"], r["weight_bytes_per_step"], r["selection_bytes_per_step"])
+assert close(r["prefill_TFLOPs"], r["prefill_flops"] / r["ttft_s"] / 1e12), r
+print(r["engine"], r["moe_experts_read_per_layer"], r["weight_bytes_per_step"], r["selection_bytes_per_step"], r["prefill_flops"])
 '
 }
 
@@ -30,7 +31,8 @@ got="$(printf '%s' "$OUT_TEXT" | check_report)" || fail "inconsistent report: $O
 expect_contains "$OUT_TEXT" '"policy":"sink"'
 # The victim scan reads every slot's position (int64) and score (float32): 2 rows x 8 layers x 4 KV heads x
 # 32 slots x 12 bytes.
-[[ "$got" == *" 24576.0" ]] || fail "expected sink's selection state of 24576 bytes per step, got $got"
+read -r _ _ _ selection_bytes _ <<< "$got"
+[[ "$selection_bytes" == "24576.0" ]] || fail "expected sink's selection state of 24576 bytes per step, got $got"
 
 # A MoE shape: at batch 1 the floor counts top-k experts per layer, not all of them.
 cat > "$TMP_DIR/moe.json" <<'JSON'
@@ -41,7 +43,7 @@ cat > "$TMP_DIR/moe.json" <<'JSON'
 JSON
 expect_exit 0 "$LIL" bench --shape "$TMP_DIR/moe.json" --random-weights --context 16 --batch 1 --new-tokens 3 --json
 got="$(printf '%s' "$OUT_TEXT" | check_report)" || fail "inconsistent report: $OUT_TEXT"
-read -r engine experts weight_bytes selection_bytes <<< "$got"
+read -r engine experts weight_bytes selection_bytes prefill_flops <<< "$got"
 [[ "$experts" == "2.0" ]] || fail "expected 2 experts read per layer at batch 1, got $experts"
 # Float32 weights read per step: everything but the embedding table (untied: a lookup reads one row) and the
 # 6 routed experts of each layer that a token does not use.
@@ -53,6 +55,14 @@ layer = 2 * h + q_out * h + 2 * kv_out * h + h * q_out + q_out + 2 * kv_out + E 
 total = 2 * v * h + h + L * layer
 print(4 * (total - v * h - L * (E - k) * 3 * I * h))')
 [[ "$weight_bytes" == "$expected" ]] || fail "expected $expected weight bytes per step, got $weight_bytes"
+# Prefill FLOPs of the 16-token prompt: 2 per weight a token uses (top-2 experts, no embedding table) for each
+# token, the LM head once (the last position), and the causal attention (2 matmuls x 2 FLOPs x 16 * 17 / 2
+# query-key pairs x 4 heads x 16 dims x 2 layers).
+expected=$(python3 -c '
+v, h, L, heads = 256, 64, 2, 4
+params = '"$weight_bytes"' / 4 - v * h
+print(float(2 * params * 16 + 2 * v * h + 4 * (16 * 17 // 2) * heads * (h // heads) * L))')
+[[ "$prefill_flops" == "$expected" ]] || fail "expected $expected prefill FLOPs, got $prefill_flops"
 
 # A grid on one model: full once per context and first, every sparse case relative to it; a case that cannot
 # run (quest's budget must be whole pages) is reported and the grid goes on.
