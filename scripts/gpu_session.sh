@@ -10,8 +10,9 @@
 #   bench:      the GPU issue's targets at 1k context (batch 1 and 32, three shapes, lil graph mode and the
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
 #   bench-b32:  lil alone, batch 32 at 1k context on the three shapes.
-#   bench-prefill: the 8k prefill of the 8B shape on the fast path's kernels (graph mode), then on the plain
-#               ops (--mode eager), with the matmul rate measured in each run.
+#   bench-prefill: the 8k prefill of the 8B shape (contexts LIL_PREFILL_CONTEXTS, default 8192) on the fast
+#               path's kernels (graph mode), then on the plain ops (--mode eager), with the matmul rate measured
+#               in each run.
 #   bench-pdl:  batch 1 at 1k on the three shapes with programmatic dependent launch off, then on (LIL_PDL=1),
 #               for each GEMV grid of LIL_AB_BLOCKS (blocks per SM, default "4").
 #   bench-ab:   batch 1 at 1k on the three shapes for each value of one environment knob (LIL_AB_VAR, default
@@ -172,8 +173,10 @@ fi
 
 if has bench-prefill; then
   log "prefill benchmarks -> $results"
-  lil_bench --shape llama-8b --context 8192 --batch 1 --new-tokens 4
-  lil_bench --shape llama-8b --context 8192 --batch 1 --new-tokens 4 --mode eager
+  for context in ${LIL_PREFILL_CONTEXTS:-8192}; do
+    lil_bench --shape llama-8b --context "$context" --batch 1 --new-tokens 4
+    lil_bench --shape llama-8b --context "$context" --batch 1 --new-tokens 4 --mode eager
+  done
 fi
 
 if has bench-b32; then  # lil alone, batch 32 at 1k on the three shapes

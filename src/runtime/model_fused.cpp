@@ -92,7 +92,9 @@ at::Tensor CausalLM::prefill_fused(const at::Tensor& ids, int64_t row, KVCache& 
                                    1);
     // The T tokens are the rows of the decode step's RoPE kernel, token t at position t.
     RopedQKV r = fused_rope(qkv, rope_cos_, rope_sin_, positions, n_heads, n_kv, d);
-    at::Tensor q = r.q.transpose(0, 1), k = r.k.transpose(0, 1), v = r.v.transpose(0, 1);  // [H, T, D]
+    // [H, T, D], contiguous: the layout the cache and the flash attention take.
+    at::Tensor q = r.q.transpose(0, 1).contiguous(), k = r.k.transpose(0, 1).contiguous(),
+               v = r.v.transpose(0, 1).contiguous();
     cache.store_prefill(layer, row, q, k, v, scale);
     x = x + maybe_linear(prefill_attention(q, k, v, positions, scale), w.o_proj, w.o_bias);
     at::Tensor normed = fused_rms_norm(x, w.post_attention_norm, eps);
