@@ -203,11 +203,10 @@ at::Tensor rotate_half(const at::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return at::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
 }
-}  // namespace
-
 at::Tensor maybe_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
 }
+}  // namespace
 
 at::Tensor CausalLM::rms_norm(const at::Tensor& x, const at::Tensor& weight) const {
   at::Tensor xf = x.to(at::kFloat);
@@ -227,7 +226,6 @@ at::Tensor CausalLM::logits(const at::Tensor& hidden) const {
 }
 
 at::Tensor CausalLM::prefill(const at::Tensor& ids, int64_t row, KVCache& cache, bool all_logits) {
-  if (fused_decode()) return prefill_fused(ids, row, cache, all_logits);
   const int64_t seq_len = ids.size(0);
   const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, d = config_.head_dim;
   reserve_positions(seq_len);
@@ -244,26 +242,21 @@ at::Tensor CausalLM::prefill(const at::Tensor& ids, int64_t row, KVCache& cache,
     q = q * cos + rotate_half(q) * sin;
     k = k * cos + rotate_half(k) * sin;
     cache.store_prefill(static_cast<int64_t>(l), row, q, k, v, scale);
-    x = x + maybe_linear(prefill_attention(q, k, v, positions, scale), w.o_proj, w.o_bias);
+
+    at::Tensor attn;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+    if (x.is_cuda()) {
+      // The fastest attention the LibTorch build offers (flash / memory-efficient), GQA without copies.
+      attn = at::scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), {}, 0.0, /*is_causal=*/true,
+                                              scale, /*enable_gqa=*/true)
+                 .squeeze(0).transpose(0, 1).reshape({seq_len, n_heads * d});
+    }
+#endif
+    if (!attn.defined()) attn = dense_causal_attention(q, k, v, positions, scale);
+    x = x + maybe_linear(attn, w.o_proj, w.o_bias);
     x = x + feed_forward(static_cast<int64_t>(l), rms_norm(x, w.post_attention_norm));
   }
   return logits(all_logits ? x : x.slice(0, seq_len - 1));
-}
-
-at::Tensor CausalLM::prefill_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                       const at::Tensor& positions, double scale) const {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
-  if (q.is_cuda()) {
-    // The fastest attention the LibTorch build offers (flash / memory-efficient), GQA without copies.
-    const int64_t seq_len = q.size(1), width = q.size(0) * q.size(2);
-    return at::scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), {}, 0.0, /*is_causal=*/true,
-                                            scale, /*enable_gqa=*/true)
-        .squeeze(0)
-        .transpose(0, 1)
-        .reshape({seq_len, width});
-  }
-#endif
-  return dense_causal_attention(q, k, v, positions, scale);
 }
 
 at::Tensor CausalLM::dense_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

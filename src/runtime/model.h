@@ -32,9 +32,6 @@ struct LayerWeights {
   MoeWeights moe;
 };
 
-// x @ w^T, plus b when it is defined.
-at::Tensor maybe_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
-
 class CausalLM {
  public:
   // Loads `<dir>/config.json` and the safetensors weights, converted to `dtype` on `device`. On CUDA the
@@ -56,8 +53,7 @@ class CausalLM {
   void reserve_positions(int64_t max_context);
 
   // Dense causal prefill of one sequence `ids` [T] (int64) into cache row `row`. Returns float32 logits:
-  // [T, V] when all_logits, else [1, V] for the last position. With the fused path on (fused_decode) the same
-  // computation runs on the fast path's kernels (prefill_fused).
+  // [T, V] when all_logits, else [1, V] for the last position.
   at::Tensor prefill(const at::Tensor& ids, int64_t row, KVCache& cache, bool all_logits = false);
   // One decode step: `ids` [B] and their positions [B] (int64, on device) -> float32 logits [B, V].
   // On CUDA it takes the fused path (decode_fused) unless set_fused_decode(false); elsewhere the plain one.
@@ -92,13 +88,6 @@ class CausalLM {
   // Causal attention of a prefill (q [Hq,T,D], k/v [Hkv,T,D]) in query chunks -> [T, Hq D].
   at::Tensor dense_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                     const at::Tensor& positions, double scale) const;
-  // The prefill's attention: LibTorch's scaled_dot_product_attention on CUDA (LibTorch >= 2.5), else
-  // dense_causal_attention. Same shapes.
-  at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                               const at::Tensor& positions, double scale) const;
-  // prefill() on the fast path (src/runtime/model_fused.cpp): the RMSNorm kernel, one QKV GEMM, the RoPE
-  // kernel over the T tokens, one gate/up GEMM and the SwiGLU kernel; roundings as the plain prefill's.
-  at::Tensor prefill_fused(const at::Tensor& ids, int64_t row, KVCache& cache, bool all_logits);
   // residual + the layer's feed-forward block of its post-attention norm of `residual`.
   at::Tensor feed_forward_fused(int64_t layer, const at::Tensor& residual) const;
   at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;

@@ -73,40 +73,6 @@ at::Tensor CausalLM::feed_forward_fused(int64_t layer, const at::Tensor& residua
   return fused_linear(fused_linear(residual, w.mlp.gate_up, up), w.mlp.down_proj, down);
 }
 
-at::Tensor CausalLM::prefill_fused(const at::Tensor& ids, int64_t row, KVCache& cache, bool all_logits) {
-  const int64_t seq_len = ids.size(0);
-  const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, d = config_.head_dim;
-  const double scale = softmax_scale();
-  const double eps = config_.rms_norm_eps;
-  reserve_positions(seq_len);
-  at::Tensor positions = at::arange(seq_len, at::TensorOptions().dtype(at::kLong).device(device_));
-  at::Tensor x = embed_tokens_.index_select(0, ids.to(device_));  // [T, H]
-  for (size_t l = 0; l < layers_.size(); ++l) {
-    const LayerWeights& w = layers_[l];
-    const int64_t layer = static_cast<int64_t>(l);
-    at::Tensor h = fused_rms_norm(x, w.input_norm, eps);
-    at::Tensor qkv = w.qkv_proj.defined()
-                         ? maybe_linear(h, w.qkv_proj, w.qkv_bias)
-                         : at::cat({maybe_linear(h, w.q_proj, w.q_bias), maybe_linear(h, w.k_proj, w.k_bias),
-                                    maybe_linear(h, w.v_proj, w.v_bias)},
-                                   1);
-    // The T tokens are the rows of the decode step's RoPE kernel, token t at position t.
-    RopedQKV r = fused_rope(qkv, rope_cos_, rope_sin_, positions, n_heads, n_kv, d);
-    // [H, T, D], contiguous: the layout the cache and the flash attention take.
-    at::Tensor q = r.q.transpose(0, 1).contiguous(), k = r.k.transpose(0, 1).contiguous(),
-               v = r.v.transpose(0, 1).contiguous();
-    cache.store_prefill(layer, row, q, k, v, scale);
-    x = x + maybe_linear(prefill_attention(q, k, v, positions, scale), w.o_proj, w.o_bias);
-    at::Tensor normed = fused_rms_norm(x, w.post_attention_norm, eps);
-    if (w.mlp.gate_up.defined()) {
-      x = x + maybe_linear(fused_silu_mul(at::linear(normed, w.mlp.gate_up)), w.mlp.down_proj, w.mlp.down_bias);
-    } else {
-      x = x + feed_forward(layer, normed);
-    }
-  }
-  return logits(all_logits ? x : x.slice(0, seq_len - 1));
-}
-
 at::Tensor CausalLM::decode_fused(const at::Tensor& ids, const at::Tensor& positions, KVCache& cache) {
   // Per layer: RMSNorm + QKV projection (+ bias) in one kernel, RoPE + cache append, attention, o_proj +
   // residual, RMSNorm + gate/up + SwiGLU, down + residual (kernels::gemv for a few rows; cuBLAS beyond).
