@@ -10,6 +10,7 @@
 #   bench:      the GPU issue's targets at 1k context (batch 1 and 32, three shapes, lil graph mode and the
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
 #   bench-b32:  lil alone, batch 32 at 1k context on the three shapes.
+#   prefill-probe: scripts/prefill_probe.py: the 8k prefill's GEMMs and each SDPA backend, in PyTorch.
 #   bench-prefill: the 8k prefill of the 8B shape (contexts LIL_PREFILL_CONTEXTS, default 8192) on the fast
 #               path's kernels (graph mode), then on the plain ops (--mode eager), with the matmul rate measured
 #               in each run.
@@ -177,6 +178,11 @@ if has bench-prefill; then
     lil_bench --shape llama-8b --context "$context" --batch 1 --new-tokens 4
     lil_bench --shape llama-8b --context "$context" --batch 1 --new-tokens 4 --mode eager
   done
+fi
+
+if has prefill-probe; then  # the 8k prefill's GEMMs and attention backends, timed in the machine's PyTorch
+  log "prefill probe -> $out/prefill_probe.jsonl"
+  timeout 300 python3 scripts/prefill_probe.py | tee "$out/prefill_probe.jsonl"
 fi
 
 if has bench-b32; then  # lil alone, batch 32 at 1k on the three shapes

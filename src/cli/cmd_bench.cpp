@@ -52,9 +52,10 @@ Registrar registrar("bench",
   sub.add_option("--controller", o->bench.controller, "Stop controller running alongside (none = off)")->capture_default_str();
   sub.add_option("--controller-arg", o->controller_args, "Controller knob key=value (repeatable)");
   sub.add_flag("--json", o->json,
-               "Print one JSON object (prefill_flops: 2 per weight a token uses for every prompt token, the LM head "
-               "once, plus the causal attention; prefill_over_matmul: that rate over the bf16 matmul rate measured "
-               "in the same run)");
+               "Print one JSON object (ttft_s: row 0's prefill after a warm-up run of the same prompt, whose "
+               "prefill is ttft_first_use_s; prefill_flops: 2 per weight a token uses for every prompt token, the LM "
+               "head once, plus the causal attention; prefill_over_matmul: that rate over the bf16 matmul rate "
+               "measured in the same run)");
   return [o]() {
     for (const auto& [k, v] : parse_key_values(o->policy_args, "--policy-arg")) o->bench.policy_args[k] = v;
     for (const auto& [k, v] : parse_key_values(o->controller_args, "--controller-arg")) o->bench.controller_args[k] = v;

@@ -13,7 +13,7 @@ assert close(r["floor_s"], r["bytes_per_step"] / (r["copy_bandwidth_GBps"] * 1e9
 assert close(r["tbt_over_floor"], r["tbt_p50_s"] / r["floor_s"]), r
 assert close(r["bandwidth_bound_tokens_per_s"], r["batch"] / r["floor_s"]), r
 assert r["timed_steps"] == r["batch"] * (r["new_tokens"] - 1) or r["timed_steps"] == r["new_tokens"] - 1, r
-assert r["tbt_p50_s"] > 0 and r["ttft_s"] > 0 and r["kv_bytes_per_step"] > 0, r
+assert r["tbt_p50_s"] > 0 and r["ttft_s"] > 0 and r["ttft_first_use_s"] > 0 and r["kv_bytes_per_step"] > 0, r
 assert r["mode"] == "eager" and r["device"] == "cpu", r
 assert close(r["prefill_TFLOPs"], r["prefill_flops"] / r["ttft_s"] / 1e12), r
 print(r["engine"], r["moe_experts_read_per_layer"], r["weight_bytes_per_step"], r["selection_bytes_per_step"], r["prefill_flops"])
