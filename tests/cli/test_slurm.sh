@@ -45,12 +45,19 @@ single="$TMP_DIR/single.sqlite"
 expect_exit 0 "$LIL" sweep "$config" --out "$single" --quiet
 
 job_state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | sort -u | paste -sd, -; }
-for _ in $(seq 1 450); do
-  state=$(job_state "$merge_job")
-  [[ -n "$state" && "$state" != PENDING && "$state" != RUNNING && "$state" != CONFIGURING ]] && break
-  sleep 0.2
-done
-array_state=$(job_state "$array_job")
+# The state of a job (its tasks' states joined by commas) once none is still on its way (up to 90 s): a job
+# passes through COMPLETING after its script ends, before COMPLETED.
+final_state() {
+  local s=""
+  for _ in $(seq 1 450); do
+    s=$(job_state "$1")
+    [[ -n "$s" && ! ",$s," =~ ,(PENDING|RUNNING|CONFIGURING|COMPLETING), ]] && break
+    sleep 0.2
+  done
+  echo "$s"
+}
+state=$(final_state "$merge_job")
+array_state=$(final_state "$array_job")
 if [[ "$state" != COMPLETED ]]; then
   tail -n 20 lil-sweep-*.out lil-merge-*.out 2>/dev/null
   fail "merge job $merge_job ended $state (array job $array_job: $array_state)"
@@ -76,11 +83,7 @@ results_digest() {
 rm -f "$out/$name.shard-2-of-$shards.sqlite"
 rerun=$(sbatch --parsable --gres=none --array=2 "$root/scripts/slurm/sweep_array.sbatch" "$config" "$out" "$shards") || fail "resubmit failed"
 remerge=$(sbatch --parsable --dependency="afterok:$rerun" "$root/scripts/slurm/merge_report.sbatch" "$config" "$out" "$shards") || fail "resubmit of the merge failed"
-for _ in $(seq 1 450); do
-  state=$(job_state "$remerge")
-  [[ -n "$state" && "$state" != PENDING && "$state" != RUNNING && "$state" != CONFIGURING ]] && break
-  sleep 0.2
-done
+state=$(final_state "$remerge")
 [[ "$state" == COMPLETED ]] || fail "merge after the resubmitted task ended $state: $(cat lil-merge-"$remerge".out 2>/dev/null)"
 grep -q "shard 2/$shards" lil-sweep-"$rerun"_2.out || fail "the resubmitted task did not run shard 2/$shards"
 [[ "$(results_digest "$out/$name.sqlite")" == "$(results_digest "$single")" ]] || fail "merge after the resubmitted task differs"
