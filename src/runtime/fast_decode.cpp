@@ -395,10 +395,20 @@ int64_t decode_blocks_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_hea
   return blocks_scratch(batch, n_q_heads, n_kv_heads, head_dim, p.n_blocks, p.k_blocks, p.selected, splits).total;
 }
 
+namespace {
+bool blocks_plan_supported(const BlocksPlan& p, const FusedBlocks& rule) {
+#ifdef LIL_WITH_CUDA
+  return p.k_blocks >= 1 && kernels::infllm_select_supports(p.n_blocks, rule.block_size, rule.reps);
+#else
+  (void)p, (void)rule;
+  return false;
+#endif
+}
+}  // namespace
+
 bool fused_blocks_supported(int64_t capacity, const FusedBlocks& rule) {
 #ifdef LIL_WITH_CUDA
-  const BlocksPlan p = blocks_plan(rule, capacity);
-  return p.k_blocks >= 1 && kernels::infllm_select_supports(p.n_blocks, rule.block_size, rule.reps);
+  return blocks_plan_supported(blocks_plan(rule, capacity), rule);
 #else
   (void)capacity, (void)rule;
   return false;
@@ -412,11 +422,11 @@ at::Tensor fused_blocks_decode(const at::Tensor& qkv, const at::Tensor& cos, con
                                const at::Tensor& attended_max) {
 #ifdef LIL_WITH_CUDA
   const int64_t rows = k_cache.size(0), n_kv = k_cache.size(1), capacity = k_cache.size(2), d = k_cache.size(3);
+  const BlocksPlan p = blocks_plan(rule, capacity);
   require(scores.is_contiguous() && scores.scalar_type() == at::kFloat && scores.numel() == rows * n_kv * capacity &&
-              fused_blocks_supported(capacity, rule),
+              blocks_plan_supported(p, rule),
           "fused_blocks_decode", "float32 scores [B, Hkv, C] like the cache, blocks of at most 32 tokens, at most 4 "
                                  "representatives");
-  const BlocksPlan p = blocks_plan(rule, capacity);
   at::Tensor out;
   kernels::InfLLMArgs ia;
   ia.token = attention_args("fused_blocks_decode", qkv, cos, sin, positions, k_cache, v_cache, slot_positions, scratch,
