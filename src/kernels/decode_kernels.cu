@@ -195,6 +195,22 @@ __device__ __forceinline__ void load_pack(const T* p, float (&out)[P]) {
   for (int e = 0; e < P; ++e) out[e] = to_float(r.e[e]);
 }
 
+// The decode token's key and value (lane l's P dimensions, already RoPE'd for the key) rounded to T and stored
+// at element offset `at` of the caches k and v; returns the stored key.
+template <typename T, int P>
+__device__ __forceinline__ Pack<T, P> store_token(void* k, void* v, int64_t at, const float (&kx)[P],
+                                                  const float (&vx)[P]) {
+  Pack<T, P> kp, vp;
+#pragma unroll
+  for (int e = 0; e < P; ++e) {
+    kp.e[e] = from_float<T>(kx[e]);
+    vp.e[e] = from_float<T>(vx[e]);
+  }
+  *reinterpret_cast<Pack<T, P>*>(static_cast<T*>(k) + at) = kp;
+  *reinterpret_cast<Pack<T, P>*>(static_cast<T*>(v) + at) = vp;
+  return kp;
+}
+
 // RoPE of one head held across a warp (lane l: dimensions [l P, l P + P) of D = 32 P), in place, all 32 lanes
 // together: rotate_half's partner dimensions (i +- D/2) are lane l ^ 16's; Hugging Face's roundings in T.
 template <typename T, int P>
@@ -459,17 +475,12 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
   if (owns_slot) {
     if (warp == 0) {
       rope(kx);
-      const int64_t at = ((b * hkv + h) * a.capacity + slot) * D + lane * kPerLane;
-      Pack<T, kPerLane> kp, vp;
+      store_token<T, kPerLane>(a.k, a.v, ((b * hkv + h) * a.capacity + slot) * D + lane * kPerLane, kx, vx);
 #pragma unroll
       for (int e = 0; e < kPerLane; ++e) {
-        kp.e[e] = from_float<T>(kx[e]);
-        vp.e[e] = from_float<T>(vx[e]);
         new_k[lane * kPerLane + e] = kx[e];
         new_v[lane * kPerLane + e] = vx[e];
       }
-      *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.k) + at) = kp;
-      *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(a.v) + at) = vp;
       // (An eviction step records the slot in the combine kernel: the other blocks are still choosing it.)
       if (kMode == kFull && lane == 0 && a.slot_positions != nullptr) {
         a.slot_positions[(b * hkv + h) * a.capacity + slot] = pos;
@@ -654,17 +665,14 @@ __global__ void __launch_bounds__(kAttnWarps * 32) quest_bounds_kernel(QuestArgs
       if (page >= a.n_pages) break;
       if (page == current) {  // the whole warp: write the token, fold it into the page
         rope(kx);
-        Pack<T, kPerLane> kp, vp, lp, hp;
+        const Pack<T, kPerLane> kp =
+            store_token<T, kPerLane>(t.k, t.v, (row * t.capacity + pos) * D + lane * kPerLane, kx, vx);
+        Pack<T, kPerLane> lp, hp;
 #pragma unroll
         for (int e = 0; e < kPerLane; ++e) {
-          kp.e[e] = from_float<T>(kx[e]);
-          vp.e[e] = from_float<T>(vx[e]);
           lp.e[e] = from_float<T>(fminf(lo[i][e], to_float(kp.e[e])));
           hp.e[e] = from_float<T>(fmaxf(hi[i][e], to_float(kp.e[e])));
         }
-        const int64_t at = (row * t.capacity + pos) * D + lane * kPerLane;
-        *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(t.k) + at) = kp;
-        *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(t.v) + at) = vp;
         *reinterpret_cast<Pack<T, kPerLane>*>(lo_row + page * D + lane * kPerLane) = lp;
         *reinterpret_cast<Pack<T, kPerLane>*>(hi_row + page * D + lane * kPerLane) = hp;
         if (lane == 0) {
@@ -851,16 +859,9 @@ __global__ void __launch_bounds__(kAttnWarps * 32) infllm_blocks_kernel(InfLLMAr
   }
   if (blockIdx.x == 0 && warp == 0) {
     rope_lane<T>(kx, cs, sn, lane);
-    Pack<T, kPerLane> kp, vp;
+    store_token<T, kPerLane>(t.k, t.v, (row * t.capacity + pos) * D + lane * kPerLane, kx, vx);
 #pragma unroll
-    for (int e = 0; e < kPerLane; ++e) {
-      kp.e[e] = from_float<T>(kx[e]);
-      vp.e[e] = from_float<T>(vx[e]);
-      a.query_sum[row * D + lane * kPerLane + e] = qs[e];
-    }
-    const int64_t at = (row * t.capacity + pos) * D + lane * kPerLane;
-    *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(t.k) + at) = kp;
-    *reinterpret_cast<Pack<T, kPerLane>*>(static_cast<T*>(t.v) + at) = vp;
+    for (int e = 0; e < kPerLane; ++e) a.query_sum[row * D + lane * kPerLane + e] = qs[e];
     if (lane == 0) t.slot_positions[row * t.capacity + pos] = pos;
   }
   const int64_t local_start = pos - a.local + 1 > a.n_sink ? pos - a.local + 1 : a.n_sink;
