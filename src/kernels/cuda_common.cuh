@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include "kernels/decode_kernels.h"
@@ -115,6 +116,31 @@ void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t s
   config.attrs = attribute;
   config.numAttrs = pdl_enabled() ? 1 : 0;
   cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+}
+
+// The current device's SM count, compute capability (major) and opt-in shared memory per block, read once per
+// device (the launchers run on every eager step); all zero but sms = 1 when no device answers.
+struct DeviceProps {
+  int64_t sms = 1;
+  int major = 0;
+  int64_t smem_optin = 0;
+};
+inline DeviceProps device_props() {
+  static std::mutex mu;
+  static int cached_device = -1;
+  static DeviceProps cached;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return DeviceProps{};
+  std::lock_guard<std::mutex> lock(mu);
+  if (device != cached_device) {
+    int sms = 1, major = 0, optin = 0;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+    cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    cached = DeviceProps{sms, major, optin};
+    cached_device = device;
+  }
+  return cached;
 }
 
 // Calls f with a null pointer of the element type named by an ElemType code.

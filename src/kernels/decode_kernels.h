@@ -189,6 +189,14 @@ struct GemvArgs {
 bool gemv_supported(int dtype, int64_t m, int64_t k, bool norm = false);
 void gemv(int dtype, const GemvArgs& args, void* stream);
 
+// The same layer for up to kMmaMaxRows rows of bf16/f16 on the tensor cores (src/kernels/mma_linear.cu; Hopper
+// thread block clusters): every weight byte read once per step, the K dimension split over the blocks of a
+// cluster for the narrow projections, partial sums reduced in a fixed order (the same result every run).
+// mma_linear_supported says whether dtype, m and k (a multiple of 8) suit it on the current device.
+constexpr int64_t kMmaMaxRows = 32;
+bool mma_linear_supported(int dtype, int64_t m, int64_t k, bool swiglu = false);
+void mma_linear(int dtype, const GemvArgs& args, void* stream);
+
 // The Qwen2-MoE sparse block for a few tokens, after a gemv that produced the router logits (E columns, then
 // the shared expert's gate logit as column E, in T) and the normalised input xn [m, k]:
 //   moe_small_up: per token the softmax over the E logits (float32), top-k (optionally renormalised), the

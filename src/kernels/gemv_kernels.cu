@@ -10,7 +10,6 @@
 // SM while the previous kernel finishes waits there for its inputs.
 #include <algorithm>
 #include <cstdlib>
-#include <mutex>
 #include <type_traits>
 
 #include "kernels/cuda_common.cuh"
@@ -461,31 +460,8 @@ __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) moe_down_kernel(Moe
 
 // ---- launch helpers ----
 
-// The current device's SM count and usable dynamic shared memory, read once per device (the launchers run
-// on every eager step).
-struct DeviceLimits {
-  int64_t sms = 1;
-  int64_t dynamic_smem = 0;
-};
-DeviceLimits device_limits() {
-  static std::mutex mu;
-  static int cached_device = -1;
-  static DeviceLimits cached;
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) return DeviceLimits{};
-  std::lock_guard<std::mutex> lock(mu);
-  if (device != cached_device) {
-    int optin = 0, sms = 1;
-    cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    cached.dynamic_smem = optin - 4096;  // room for the kernels' static shared memory
-    cached.sms = sms;
-    cached_device = device;
-  }
-  return cached;
-}
-
-int64_t max_dynamic_smem() { return device_limits().dynamic_smem; }
+// Usable dynamic shared memory: what is left beside the kernels' static shared memory.
+int64_t max_dynamic_smem() { return device_props().smem_optin - 4096; }
 
 // Blocks to launch for `rows` warp tasks: as many as fit on the GPU at once, and no more than there are tasks.
 template <typename Kernel>
@@ -494,7 +470,7 @@ unsigned grid_for(Kernel kernel, int64_t smem, int64_t rows) {
   // The kernels' static shared memory counts against the same limit: set the dynamic part's always.
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, static_cast<size_t>(smem));
-  const int64_t fit = device_limits().sms * std::min(blocks_per_sm(), std::max(1, per_sm));
+  const int64_t fit = device_props().sms * std::min(blocks_per_sm(), std::max(1, per_sm));
   const int64_t needed = (rows + kWarps - 1) / kWarps;
   return static_cast<unsigned>(std::max<int64_t>(1, std::min(fit, needed)));
 }

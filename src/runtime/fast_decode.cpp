@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <limits>
 #include <stdexcept>
@@ -582,13 +583,46 @@ at::Tensor reference_linear(const at::Tensor& x, const at::Tensor& w, const Line
   return o.float_out ? y.to(at::kFloat) : y;
 }
 
-int64_t fused_linear_max_rows() {
+namespace {
+// -1: not decided yet (LIL_MMA_LINEAR=1 turns it on), else 0 / 1.
+std::atomic<int> g_tensor_core_linear{-1};
+}  // namespace
+
+bool tensor_core_linear() {
+  int v = g_tensor_core_linear.load();
+  if (v < 0) {
+    const char* env = std::getenv("LIL_MMA_LINEAR");
+    v = env != nullptr && std::string(env) == "1" ? 1 : 0;
+    g_tensor_core_linear.store(v);
+  }
+  return v == 1;
+}
+
+void set_tensor_core_linear(bool on) { g_tensor_core_linear.store(on ? 1 : 0); }
+
+int64_t fused_linear_max_rows(c10::ScalarType dtype) {
 #ifdef LIL_WITH_CUDA
-  return kernels::kGemvMaxRows;
+  if (!at::hasCUDA()) return 0;
+  if (!tensor_core_linear()) return kernels::kGemvMaxRows;
+  const int type = dtype == at::kFloat ? kernels::kF32 : dtype == at::kHalf ? kernels::kF16 : kernels::kBF16;
+  return kernels::mma_linear_supported(type, kernels::kMmaMaxRows, 8) ? kernels::kMmaMaxRows : kernels::kGemvMaxRows;
 #else
+  (void)dtype;
   return 0;
 #endif
 }
+
+#ifdef LIL_WITH_CUDA
+namespace {
+// The kernel fused_linear takes for m rows: the GEMV, the tensor-core kernel, or none (0).
+enum class LinearKernel { kNone, kGemv, kMma };
+LinearKernel linear_kernel(int dtype, int64_t m, int64_t k, bool norm, bool swiglu) {
+  if (m <= kernels::kGemvMaxRows) return kernels::gemv_supported(dtype, m, k, norm) ? LinearKernel::kGemv : LinearKernel::kNone;
+  return tensor_core_linear() && kernels::mma_linear_supported(dtype, m, k, swiglu) ? LinearKernel::kMma
+                                                                                   : LinearKernel::kNone;
+}
+}  // namespace
+#endif
 
 bool fused_linear_one_kernel(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o) {
 #ifdef LIL_WITH_CUDA
@@ -603,7 +637,8 @@ bool fused_linear_one_kernel(const at::Tensor& x, const at::Tensor& w, const Lin
          (!o.bias.defined() || o.bias.numel() == n) &&
          (!o.residual.defined() || (o.residual.dim() == 2 && o.residual.size(0) == x.size(0) && o.residual.size(1) == n)) &&
          (!o.norm_weight.defined() || o.norm_weight.numel() == x.size(1)) &&
-         aligned(o.norm_weight) && kernels::gemv_supported(elem_type(x), x.size(0), x.size(1), o.norm_weight.defined());
+         aligned(o.norm_weight) &&
+         linear_kernel(elem_type(x), x.size(0), x.size(1), o.norm_weight.defined(), o.swiglu) != LinearKernel::kNone;
 #else
   (void)x, (void)w, (void)o;
   return false;
@@ -632,12 +667,13 @@ at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& w, const LinearOp
     a.eps = static_cast<float>(o.eps);
     a.swiglu = o.swiglu;
     a.out_float = o.float_out;
-    kernels::gemv(elem_type(x), a, current_stream());
+    if (m <= kernels::kGemvMaxRows) kernels::gemv(elem_type(x), a, current_stream());
+    else kernels::mma_linear(elem_type(x), a, current_stream());
     check_launch("fused_linear");
     return out;
   }
   if (fused_kernels_available(x)) {
-    // Too many rows for the GEMV kernel: the separate fused ops and cuBLAS (the residual as addmm's C).
+    // Too many rows (or float32 beyond the GEMV's): the separate fused ops and cuBLAS (the residual as addmm's C).
     at::Tensor in = o.norm_weight.defined() ? fused_rms_norm(x.contiguous(), o.norm_weight, o.eps) : x;
     if (o.normed != nullptr && o.norm_weight.defined()) *o.normed = in;
     at::Tensor y;

@@ -104,8 +104,11 @@ std::pair<at::Tensor, at::Tensor> group_pairs_by_expert(const at::Tensor& expert
 // x is first replaced by the Hugging Face RMSNorm of x times norm_weight (also returned in *normed when
 // given); then y = x @ w^T (+ bias); with swiglu, w is [gate; up] ([2I, K]) and y = silu(gate) * up; with a
 // residual, y = residual + y; with float_out, the result comes back as float32. Each step rounds to x's
-// dtype as the separate Hugging Face ops do. fused_linear runs one kernel for up to kernels::kGemvMaxRows
-// rows on CUDA and the separate ops (cuBLAS) otherwise; reference_linear is the plain ATen composition.
+// dtype as the separate Hugging Face ops do. fused_linear runs one kernel on CUDA for up to
+// fused_linear_max_rows(dtype) rows (the CUDA-core GEMV up to kernels::kGemvMaxRows, then, when
+// tensor_core_linear() is on, for bf16/f16 on a Hopper GPU the tensor-core kernel up to kernels::kMmaMaxRows)
+// and the separate ops (cuBLAS) beyond;
+// reference_linear is the plain ATen composition.
 struct LinearOptions {
   at::Tensor norm_weight;
   double eps = 0;
@@ -118,7 +121,12 @@ struct LinearOptions {
 at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o);
 at::Tensor reference_linear(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o);
 bool fused_linear_one_kernel(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o);
-int64_t fused_linear_max_rows();  // kernels::kGemvMaxRows in a CUDA build, 0 otherwise
+int64_t fused_linear_max_rows(c10::ScalarType dtype);  // 0 without CUDA
+// The tensor-core kernel for 5..32 rows is off by default: measured on an H100 it is slower than cuBLAS with the
+// separate norm/SwiGLU kernels (results/gpu/README.md, ninth session). LIL_MMA_LINEAR=1 (read once) or
+// set_tensor_core_linear turns it on.
+bool tensor_core_linear();
+void set_tensor_core_linear(bool on);
 
 // The Qwen2-MoE block of a decode step for a few tokens, from the input of the layer's post-attention norm:
 // returns residual + moe(rms_norm(x) * norm_weight) in three kernels (router + shared-expert gate with the

@@ -388,13 +388,25 @@ TEST_CASE("Fused kernels: InfLLM's block choice, attention and score update equa
   }
 }
 
+// Turns the tensor-core linear kernel on for a test's scope (it is off by default).
+struct TensorCoreLinearOn {
+  bool was = tensor_core_linear();
+  TensorCoreLinearOn() { set_tensor_core_linear(true); }
+  ~TensorCoreLinearOn() { set_tensor_core_linear(was); }
+};
+
 TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, residual fused) equals its ATen twin",
           "[fast][cuda]") {
   if (!cuda_ready()) return;
+  TensorCoreLinearOn on;
   at::manual_seed(14);
   for (auto t : kTypes) {
-    for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
-      for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{40, 256}, {1000, 1536}, {96, 4096}}) {
+    // Up to four rows the CUDA-core GEMV; 5..32 rows of bf16/f16 the tensor-core kernel, whose launch plan
+    // (K split over a cluster of blocks, k-groups of warps, clusters looping over tiles) these shapes vary:
+    // k = 200 ends in a partial chunk, n = 40000 has more tiles than the GPU holds blocks.
+    for (int64_t rows : {1, 2, 3, 4, 5, 9, 17, 32}) {
+      for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{
+               {40, 256}, {1000, 1536}, {96, 4096}, {72, 200}, {200, 8960}, {40000, 64}}) {
         INFO("dtype " << type_name(t) << ", rows " << rows << ", n " << n << ", k " << k);
         at::Tensor x = at::randn({rows, k}, cuda(t));
         at::Tensor w = at::randn({n, k}, cuda(t)) * (1.0 / std::sqrt(static_cast<double>(k)));
@@ -402,8 +414,8 @@ TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, res
         at::Tensor norm = at::randn({k}, cuda(t));
         at::Tensor bias = at::randn({n}, cuda(t));
         at::Tensor residual = at::randn({rows, n}, cuda(t)) * 4;
-        // Rows up to kGemvMaxRows take the one-kernel path; more rows fall back to the separate ops.
-        CHECK(fused_linear_one_kernel(x, w, LinearOptions{}) == (rows <= fused_linear_max_rows()));
+        // Rows up to fused_linear_max_rows take the one-kernel path; more rows fall back to the separate ops.
+        CHECK(fused_linear_one_kernel(x, w, LinearOptions{}) == (rows <= fused_linear_max_rows(t)));
         std::vector<LinearOptions> cases(6);
         cases[1].norm_weight = norm, cases[1].eps = 1e-6;
         cases[2].bias = bias;
@@ -423,6 +435,8 @@ TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, res
           CHECK(got.scalar_type() == ref.scalar_type());
           CHECK(max_abs_diff(got, ref) <= tolerance(t, ref));
           if (cases[c].norm_weight.defined()) CHECK(max_abs_diff(normed_got, normed_ref) <= tolerance(t, normed_ref));
+          // The partial sums are reduced in a fixed order: a second launch gives the same bits.
+          CHECK(fused_linear(x, weight, cases[c]).equal(got));
         }
       }
     }
@@ -728,5 +742,40 @@ TEST_CASE("Fused decode: bf16 on the GPU follows the float32 Hugging Face record
     INFO("model " << model_name);
     CHECK(worst < bound.first);
     CHECK(agreement >= bound.second);
+  }
+}
+
+TEST_CASE("Fused decode: bf16 batches of 9 and 32 rows (tensor-core linear layers) replay the graph exactly",
+          "[fast][cuda][model]") {
+  if (!cuda_ready()) return;
+  TensorCoreLinearOn on;
+  auto model = CausalLM::random(random_shape(false), at::kBFloat16, c10::Device(c10::kCUDA), 7);
+  REQUIRE(model->fused_decode());
+  for (int64_t rows : {9, 32}) {
+    INFO("rows " << rows);
+    std::vector<GenerationRequest> batch;
+    for (int64_t i = 0; i < rows; ++i) {
+      GenerationRequest r;
+      const int64_t len = 5 + 23 * i % 200;
+      at::Tensor ids = at::randint(0, 512, {len}, at::kLong);
+      r.prompt_ids.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + len);
+      r.max_new_tokens = 24;
+      r.ignore_eos = true;
+      batch.push_back(r);
+    }
+    GenerationOptions graph_opts;
+    GenerationOptions eager_opts = graph_opts;
+    eager_opts.cuda_graph = false;
+    auto graphed = generate(*model, batch, graph_opts);
+    auto eager = generate(*model, batch, eager_opts);
+    // Batched decode steps of this many rows run the tensor-core kernel (the GEMV takes up to four).
+    at::Tensor probe = at::zeros({rows, 256}, at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA));
+    CHECK(fused_linear_one_kernel(probe, at::zeros({64, 256}, probe.options()), LinearOptions{}) ==
+          (rows <= fused_linear_max_rows(at::kBFloat16)));
+    for (size_t i = 0; i < batch.size(); ++i) {
+      INFO("row " << i);
+      CHECK(graphed[i].token_ids == eager[i].token_ids);
+      CHECK(graphed[i].logprobs == eager[i].logprobs);
+    }
   }
 }
