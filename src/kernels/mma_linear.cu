@@ -1,5 +1,8 @@
 // Linear layers of decode steps with 5 to 32 rows on the tensor cores, with the same fused neighbours as the
-// GEMV kernel (RMSNorm, bias, SwiGLU, residual, float32 out; see decode_kernels.h, GemvArgs). Below five rows
+// GEMV kernel (RMSNorm, bias, SwiGLU, residual, float32 out; see decode_kernels.h, GemvArgs). Off unless
+// LIL_MMA_LINEAR=1 (runtime/fast_decode.h, tensor_core_linear): on an H100 it measured 10-20% slower per step
+// than cuBLAS with the separate norm/SwiGLU kernels, its blocks repeating the staging and normalisation of
+// their K slice of all the input rows (results/gpu/README.md, ninth session). Below five rows
 // gemv_kernels.cu streams the weights through the CUDA cores; from about eight rows those dot products, not
 // the memory, limit a step, and cuBLAS at M = 32 leaves the RMSNorm, SwiGLU and residual to kernels of their
 // own and, on the narrow projections, too few blocks to stream the weights at the memory bandwidth.
