@@ -262,6 +262,9 @@ std::vector<KVStepStats> KVCache::summarize(const std::vector<std::vector<bool>>
       shape_.n_layers * shape_.n_kv_heads * shape_.head_dim * 2 * static_cast<int64_t>(c10::elementSize(dtype_));
   const int64_t budget = policy_->budget();
   const bool sparse = policy_->kind() != PolicyKind::Full;
+  // The policy's selection state per row (the same for every row): asked of each layer once, not once per row.
+  int64_t selection_bytes = 0;
+  for (const auto& c : layers_) selection_bytes += policy_->selection_bytes(c);
   for (int64_t b = 0; b < shape_.rows; ++b) {
     KVStepStats& s = out[static_cast<size_t>(b)];
     double attended_sum = 0, resident_sum = 0;
@@ -286,7 +289,7 @@ std::vector<KVStepStats> KVCache::summarize(const std::vector<std::vector<bool>>
     }
     s.resident_bytes_peak = s.resident_max * bytes_per_token;
     s.attended_bytes_mean = s.attended_mean * static_cast<double>(bytes_per_token);
-    for (const auto& c : layers_) s.selection_bytes += policy_->selection_bytes(c);
+    s.selection_bytes = selection_bytes;
   }
   return out;
 }
