@@ -16,6 +16,13 @@ def ms(x):
     return f"{x * 1e3:.3f}"
 
 
+# Measurement knobs a run may be tagged with (scripts/gpu_session.sh bench-ab/bench-pdl, A/B files): shown in the
+# decode table; the targets are checked on runs with none set (the default configuration).
+def knobs(r):
+    tags = {k: v for k, v in r.items() if k.startswith("LIL_") or k in ("pdl", "gemv_blocks_per_sm")}
+    return " ".join(f"{k}={v}" for k, v in sorted(tags.items()))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -37,13 +44,13 @@ def main():
            "device-to-device copy bandwidth measured in the same run.", ""]
     out += ["## Decode runs", "",
             "| commit | shape | context | batch | policy | budget | mode | controller | TTFT s | TBT p50 ms | TBT p99 ms | "
-            "floor ms | TBT/floor | tokens/s | of bound | prefill/matmul |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "floor ms | TBT/floor | tokens/s | of bound | prefill/matmul | knobs |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in lil:
         out.append(f"| {r['commit']} | {r['shape']} | {r['context']} | {r['batch']} | {r['policy']} | {r['budget']} | "
                    f"{r['mode']} | {r['controller']} | {r['ttft_s']:.3f} | {ms(r['tbt_p50_s'])} | {ms(r['tbt_p99_s'])} | "
                    f"{ms(r['floor_s'])} | {r['tbt_over_floor']:.2f} | {r['tokens_per_s']:.0f} | "
-                   f"{r['tokens_per_s_over_bound']:.2f} | {r['prefill_over_matmul']:.2f} |")
+                   f"{r['tokens_per_s_over_bound']:.2f} | {r['prefill_over_matmul']:.2f} | {knobs(r)} |")
     out += ["", "## Hugging Face transformers eager (same GPU, same shapes)", "",
             "| shape | context | batch | TTFT s | TBT p50 ms | tokens/s |", "|---|---|---|---|---|---|"]
     for r in hf:
@@ -51,9 +58,10 @@ def main():
                    f"{r['tokens_per_s']:.0f} |")
 
     def find(**kw):
-        found = [r for r in lil if r["commit"] == latest and all(r.get(k) == v for k, v in kw.items())]
+        default = [r for r in lil if not knobs(r)]
+        found = [r for r in default if r["commit"] == latest and all(r.get(k) == v for k, v in kw.items())]
         if not found:
-            found = [r for r in lil if all(r.get(k) == v for k, v in kw.items())]
+            found = [r for r in default if all(r.get(k) == v for k, v in kw.items())]
         return found[-1] if found else None
 
     def hf_find(shape, batch):
