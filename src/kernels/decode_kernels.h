@@ -194,7 +194,7 @@ void gemv(int dtype, const GemvArgs& args, void* stream);
 // cluster for the narrow projections, partial sums reduced in a fixed order (the same result every run).
 // mma_linear_supported says whether dtype, m and k (a multiple of 8) suit it on the current device.
 constexpr int64_t kMmaMaxRows = 32;
-bool mma_linear_supported(int dtype, int64_t m, int64_t k, bool swiglu = false);
+bool mma_linear_supported(int dtype, int64_t m, int64_t k);
 void mma_linear(int dtype, const GemvArgs& args, void* stream);
 
 // The Qwen2-MoE sparse block for a few tokens, after a gemv that produced the router logits (E columns, then

@@ -379,16 +379,8 @@ __global__ void __launch_bounds__(kThreads, 2) mma_linear_kernel(GemvArgs a, Mma
 
 // ---- launch planning ----
 
-// The device's properties, with the shared memory a block may use beside the kernel's static shared memory.
-struct DeviceInfo {
-  int64_t sms = 1;
-  int major = 0;
-  int64_t smem_optin = 0;
-};
-DeviceInfo device_info() {
-  const DeviceProps d = device_props();
-  return DeviceInfo{d.sms, d.major, d.smem_optin - 1024};
-}
+// Dynamic shared memory a block may use beside the kernel's static shared memory (sums of squares).
+int64_t smem_limit(const DeviceProps& dev) { return dev.smem_optin - 1024; }
 
 int n_tiles_of(int64_t m) { return static_cast<int>((m + 7) / 8); }
 
@@ -401,7 +393,7 @@ int64_t slice_of(int64_t k, int s) { return ((k + s - 1) / s + kChunk - 1) / kCh
 
 // Blocks of one launch that the GPU holds at once (whole clusters of `s`).
 template <typename Kernel>
-int64_t resident_blocks(Kernel kernel, int s, int64_t smem, const DeviceInfo& dev) {
+int64_t resident_blocks(Kernel kernel, int s, int64_t smem, const DeviceProps& dev) {
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   if (s > 1) cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 0);
   cudaLaunchConfig_t config = {};
@@ -432,7 +424,7 @@ int64_t resident_blocks(Kernel kernel, int s, int64_t smem, const DeviceInfo& de
 // memory and, across blocks, cluster barriers otherwise); once per launch each block stages its slice of the
 // inputs (and, with a norm over several blocks, waits for their sums of squares).
 template <typename Kernel>
-MmaPlan choose_plan(Kernel kernel, int64_t m, int64_t n, int64_t k, bool swiglu, const DeviceInfo& dev) {
+MmaPlan choose_plan(Kernel kernel, int64_t m, int64_t n, int64_t k, bool swiglu, const DeviceProps& dev) {
   constexpr double kBandwidth = 3.0e12, kInFlightBw = kStages * kChunkBytes * kWarps / 1.5e-6, kL2Bw = 50e9;
   MmaPlan best;
   double best_time = 0;
@@ -442,7 +434,7 @@ MmaPlan choose_plan(Kernel kernel, int64_t m, int64_t n, int64_t k, bool swiglu,
       const int64_t ks = slice_of(k, s);
       if (s > 1 && (s - 1) * ks >= k) continue;  // a slice would be empty
       const int64_t smem = smem_bytes(m, ks);
-      if (smem > dev.smem_optin) continue;
+      if (smem > smem_limit(dev)) continue;
       const int64_t resident = resident_blocks(kernel, s, smem, dev);
       if (resident < s) continue;
       const int64_t outs = (kTileRows / kwb) / (swiglu ? 2 : 1);
@@ -470,11 +462,10 @@ MmaPlan choose_plan(Kernel kernel, int64_t m, int64_t n, int64_t k, bool swiglu,
 
 }  // namespace
 
-bool mma_linear_supported(int dtype, int64_t m, int64_t k, bool swiglu) {
-  (void)swiglu;
+bool mma_linear_supported(int dtype, int64_t m, int64_t k) {
   if (dtype == kF32 || m < 1 || m > kMmaMaxRows || k <= 0 || k % 8 != 0) return false;
-  const DeviceInfo dev = device_info();
-  return dev.major >= 9 && smem_bytes(m, slice_of(k, kMaxCluster)) <= dev.smem_optin;
+  const DeviceProps dev = device_props();
+  return dev.major >= 9 && smem_bytes(m, slice_of(k, kMaxCluster)) <= smem_limit(dev);
 }
 
 void mma_linear(int dtype, const GemvArgs& args, void* stream) {
@@ -486,7 +477,7 @@ void mma_linear(int dtype, const GemvArgs& args, void* stream) {
       return;  // mma_linear_supported is false for float32
     } else {
       auto launch = [&](auto kernel) {
-        const DeviceInfo dev = device_info();
+        const DeviceProps dev = device_props();
         int device = 0;
         cudaGetDevice(&device);
         MmaPlan plan;

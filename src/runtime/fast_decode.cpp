@@ -29,15 +29,16 @@ namespace {
 }
 
 #ifdef LIL_WITH_CUDA
-int elem_type(const at::Tensor& t) {
-  switch (t.scalar_type()) {
+int elem_type(c10::ScalarType type) {
+  switch (type) {
     case at::kFloat: return kernels::kF32;
     case at::kHalf: return kernels::kF16;
     case at::kBFloat16: return kernels::kBF16;
     default: throw std::invalid_argument("fused kernels: expected float32, float16 or bfloat16, got " +
-                                         std::string(c10::toString(t.scalar_type())));
+                                         std::string(c10::toString(type)));
   }
 }
+int elem_type(const at::Tensor& t) { return elem_type(t.scalar_type()); }
 void* current_stream() { return at::cuda::getCurrentCUDAStream().stream(); }
 void check_launch(const char* what) {
   const std::string err = kernels::last_launch_error();
@@ -604,8 +605,8 @@ int64_t fused_linear_max_rows(c10::ScalarType dtype) {
 #ifdef LIL_WITH_CUDA
   if (!at::hasCUDA()) return 0;
   if (!tensor_core_linear()) return kernels::kGemvMaxRows;
-  const int type = dtype == at::kFloat ? kernels::kF32 : dtype == at::kHalf ? kernels::kF16 : kernels::kBF16;
-  return kernels::mma_linear_supported(type, kernels::kMmaMaxRows, 8) ? kernels::kMmaMaxRows : kernels::kGemvMaxRows;
+  return kernels::mma_linear_supported(elem_type(dtype), kernels::kMmaMaxRows, 8) ? kernels::kMmaMaxRows
+                                                                                  : kernels::kGemvMaxRows;
 #else
   (void)dtype;
   return 0;
@@ -614,12 +615,10 @@ int64_t fused_linear_max_rows(c10::ScalarType dtype) {
 
 #ifdef LIL_WITH_CUDA
 namespace {
-// The kernel fused_linear takes for m rows: the GEMV, the tensor-core kernel, or none (0).
-enum class LinearKernel { kNone, kGemv, kMma };
-LinearKernel linear_kernel(int dtype, int64_t m, int64_t k, bool norm, bool swiglu) {
-  if (m <= kernels::kGemvMaxRows) return kernels::gemv_supported(dtype, m, k, norm) ? LinearKernel::kGemv : LinearKernel::kNone;
-  return tensor_core_linear() && kernels::mma_linear_supported(dtype, m, k, swiglu) ? LinearKernel::kMma
-                                                                                   : LinearKernel::kNone;
+// Whether one kernel takes m rows: the GEMV up to kGemvMaxRows, beyond that the tensor-core kernel when on.
+bool one_kernel_rows(int dtype, int64_t m, int64_t k, bool norm) {
+  if (m <= kernels::kGemvMaxRows) return kernels::gemv_supported(dtype, m, k, norm);
+  return tensor_core_linear() && kernels::mma_linear_supported(dtype, m, k);
 }
 }  // namespace
 #endif
@@ -638,7 +637,7 @@ bool fused_linear_one_kernel(const at::Tensor& x, const at::Tensor& w, const Lin
          (!o.residual.defined() || (o.residual.dim() == 2 && o.residual.size(0) == x.size(0) && o.residual.size(1) == n)) &&
          (!o.norm_weight.defined() || o.norm_weight.numel() == x.size(1)) &&
          aligned(o.norm_weight) &&
-         linear_kernel(elem_type(x), x.size(0), x.size(1), o.norm_weight.defined(), o.swiglu) != LinearKernel::kNone;
+         one_kernel_rows(elem_type(x), x.size(0), x.size(1), o.norm_weight.defined());
 #else
   (void)x, (void)w, (void)o;
   return false;
