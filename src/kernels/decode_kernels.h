@@ -189,6 +189,19 @@ struct GemvArgs {
 bool gemv_supported(int dtype, int64_t m, int64_t k, bool norm = false);
 void gemv(int dtype, const GemvArgs& args, void* stream);
 
+// Up to kMaxChainLinks such layers of the same m rows in one kernel, one after another with a barrier across
+// the grid between them (all blocks resident: a cooperative launch), so a decode step pays one launch and one
+// prologue for o_proj + residual -> norm + gate/up + SwiGLU -> down + residual -> the next layer's norm + QKV
+// (or the final norm + lm_head) instead of four, and each layer's first weights are loaded before the barrier.
+// A link's x / residual may be an earlier link's out. Each link gives the bits gemv gives it alone.
+constexpr int kMaxChainLinks = 4;
+struct GemvChainArgs {
+  GemvArgs link[kMaxChainLinks];
+  int links = 0;
+};
+bool gemv_chain_supported(int dtype, const GemvChainArgs& chain);
+void gemv_chain(int dtype, const GemvChainArgs& chain, void* stream);
+
 // The same layer for up to kMmaMaxRows rows of bf16/f16 on the tensor cores (src/kernels/mma_linear.cu; Hopper
 // thread block clusters): every weight byte read once per step, the K dimension split over the blocks of a
 // cluster for the narrow projections, partial sums reduced in a fixed order (the same result every run).

@@ -68,15 +68,16 @@ __device__ __forceinline__ void fma_vec(const uint4& raw, const float* x, int64_
   }
 }
 
-// Loads the U vectors of each of R weight rows that lane-strided chunk `v` covers (zeros past the end).
+// Loads the U vectors of each of R weight rows that lane-strided chunk `v` covers (zeros past the end) into
+// raw[r * U + u] (one flat array, so kernels that switch between R = 1 and 2 rows keep one register buffer).
 template <typename T, int R, int U>
-__device__ __forceinline__ void load_chunk(const T* const (&w)[R], int64_t v, int64_t vecs, uint4 (&raw)[R][U]) {
+__device__ __forceinline__ void load_chunk(const T* const (&w)[R], int64_t v, int64_t vecs, uint4 (&raw)[R * U]) {
 #pragma unroll
   for (int r = 0; r < R; ++r) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int64_t idx = v + u * 32;
-      raw[r][u] = idx < vecs ? __ldcs(reinterpret_cast<const uint4*>(w[r]) + idx) : make_uint4(0, 0, 0, 0);
+      raw[r * U + u] = idx < vecs ? __ldcs(reinterpret_cast<const uint4*>(w[r]) + idx) : make_uint4(0, 0, 0, 0);
     }
   }
 }
@@ -87,7 +88,7 @@ __device__ __forceinline__ void load_chunk(const T* const (&w)[R], int64_t v, in
 // inputs were staged, or before the previous row's reduction) so that its memory latency overlaps that work.
 template <typename T, int R, int MAXM, int U>
 __device__ __forceinline__ void rows_dot(const T* const (&w)[R], const float* const (&x)[R], int64_t stride, int m,
-                                         int64_t k, int lane, float (&acc)[R][MAXM], uint4 (&raw)[R][U],
+                                         int64_t k, int lane, float (&acc)[R][MAXM], uint4 (&raw)[R * U],
                                          bool preloaded) {
   constexpr int V = vec_of<T>();
   const int64_t vecs = k / V;
@@ -98,14 +99,15 @@ __device__ __forceinline__ void rows_dot(const T* const (&w)[R], const float* co
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         const int64_t idx = v + u * 32;
-        if (idx < vecs) fma_vec<T, MAXM>(raw[r][u], x[r], stride, m, idx * V, acc[r]);
+        if (idx < vecs) fma_vec<T, MAXM>(raw[r * U + u], x[r], stride, m, idx * V, acc[r]);
       }
     }
   }
 }
 
 // Copies `count` elements of T (a multiple of the vector width) to shared memory as float32, four 16-byte
-// loads per thread in flight.
+// loads per thread in flight. Activations are read through L2 (__ldcg), not the read-only cache: in a chain
+// (gemv_chain_kernel) they were written earlier in the same kernel, by other blocks.
 template <typename T>
 __device__ __forceinline__ void stage_flat(const T* src, float* dst, int64_t count) {
   constexpr int V = vec_of<T>();
@@ -116,7 +118,7 @@ __device__ __forceinline__ void stage_flat(const T* src, float* dst, int64_t cou
 #pragma unroll
     for (int u = 0; u < 4; ++u) {
       const int64_t v = v0 + u * static_cast<int64_t>(blockDim.x);
-      raw[u] = v < vecs ? __ldg(s + v) : make_uint4(0, 0, 0, 0);
+      raw[u] = v < vecs ? __ldcg(s + v) : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int u = 0; u < 4; ++u) {
@@ -160,7 +162,7 @@ __device__ void stage_rows(const T* x, const T* norm_w, float eps, T* norm_out, 
       wraw[u] = __ldg(wv + v);
 #pragma unroll
       for (int t = 0; t < MAXM; ++t) {
-        if (t < m) xraw[u][t] = __ldg(xv + t * kv + v);
+        if (t < m) xraw[u][t] = __ldcg(xv + t * kv + v);
       }
     }
 #pragma unroll
@@ -217,38 +219,58 @@ __device__ void stage_rows(const T* x, const T* norm_w, float eps, T* norm_out, 
   __syncthreads();
 }
 
-template <typename T, int MAXM, bool SWIGLU, int U>
-__global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArgs a) {
-  extern __shared__ float4 smem_vec[];
-  float* xs = reinterpret_cast<float*>(smem_vec);
-  const int m = static_cast<int>(a.m);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+// The weight rows of output row `row`: the row, and with SwiGLU its up row n rows further.
+template <typename T, int R>
+__device__ __forceinline__ void weight_rows(const GemvArgs& a, int64_t row, const T* (&rows)[R]) {
   const T* W = static_cast<const T*>(a.w);
-  constexpr int R = SWIGLU ? 2 : 1;
-  auto weight_rows = [&](int64_t row, const T* (&rows)[R]) {
-    rows[0] = W + row * a.k;
-    if constexpr (SWIGLU) rows[R - 1] = W + (row + a.n) * a.k;
-  };
-  // The first chunk of this warp's first row: weights do not depend on earlier kernels, so the load goes out
-  // before the inputs are staged.
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
-  uint4 raw[R][U];
-  if (first < a.n) {
-    const T* rows[R];
-    weight_rows(first, rows);
-    load_chunk<T, R, U>(rows, lane, a.k / vec_of<T>(), raw);
+  rows[0] = W + row * a.k;
+  if constexpr (R == 2) rows[1] = W + (row + a.n) * a.k;
+}
+
+// Register vectors one warp keeps in flight for m rows (SwiGLU layers: two weight rows of half as many each).
+template <int MAXM>
+__host__ __device__ constexpr int raw_vectors() {
+  return MAXM <= 2 ? 8 : 4;
+}
+
+// Issues the first chunk of this warp's first row of layer `a` into raw (weights do not depend on earlier
+// kernels or layers, so this goes out before the inputs are there).
+template <typename T, int P>
+__device__ __forceinline__ void preload_first(const GemvArgs& a, uint4 (&raw)[P]) {
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+  if (first >= a.n) return;
+  const int lane = threadIdx.x % 32;
+  if (a.swiglu) {
+    const T* rows[2];
+    weight_rows<T, 2>(a, first, rows);
+    load_chunk<T, 2, P / 2>(rows, lane, a.k / vec_of<T>(), raw);
+  } else {
+    const T* rows[1];
+    weight_rows<T, 1>(a, first, rows);
+    load_chunk<T, 1, P>(rows, lane, a.k / vec_of<T>(), raw);
   }
-  pdl_wait();
-  stage_rows<T, MAXM>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
-                static_cast<T*>(a.norm_out), xs, m, a.k);
-  pdl_trigger();  // only now: one kernel ahead at most
+}
+
+// The rows of layer `a` this warp owns (every gridDim.x * kWarps-th, from its own index), with the inputs
+// staged in xs and raw holding the first chunk of its first row (preload_first). When `next` is given, the
+// first chunk of the warp's first row of that layer goes out in place of the (absent) next row's, before the
+// last row's reduction, so a chain's next layer starts with its weights in flight.
+template <typename T, int MAXM, bool SWIGLU, int P>
+__device__ __forceinline__ void gemv_rows(const GemvArgs& a, const float* xs, uint4 (&raw)[P],
+                                          const GemvArgs* next) {
+  constexpr int R = SWIGLU ? 2 : 1;
+  constexpr int U = P / R;
+  const int m = static_cast<int>(a.m);
+  const int lane = threadIdx.x % 32;
   const T* bias = static_cast<const T*>(a.bias);
   const T* res = static_cast<const T*>(a.residual);
   const int64_t total_warps = static_cast<int64_t>(gridDim.x) * kWarps;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+  if (first >= a.n && next != nullptr) preload_first<T, P>(*next, raw);
   for (int64_t row = first; row < a.n; row += total_warps) {
     const T* rows[R];
     const float* xr[R];
-    weight_rows(row, rows);
+    weight_rows<T, R>(a, row, rows);
     xr[0] = xs;
     if constexpr (SWIGLU) xr[R - 1] = xs;
     float acc[R][MAXM];
@@ -265,9 +287,11 @@ __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArg
     }
     rows_dot<T, R, MAXM, U>(rows, xr, a.k, m, a.k, lane, acc, raw, true);
     if (row + total_warps < a.n) {  // the next row's first chunk goes out before this row's reduction
-      const T* next[R];
-      weight_rows(row + total_warps, next);
-      load_chunk<T, R, U>(next, lane, a.k / vec_of<T>(), raw);
+      const T* following[R];
+      weight_rows<T, R>(a, row + total_warps, following);
+      load_chunk<T, R, U>(following, lane, a.k / vec_of<T>(), raw);
+    } else if (next != nullptr) {
+      preload_first<T, P>(*next, raw);
     }
 #pragma unroll
     for (int r = 0; r < R; ++r) {
@@ -290,6 +314,74 @@ __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArg
       if (a.out_float) static_cast<float*>(a.out)[idx] = round_to<T>(y);
       else static_cast<T*>(a.out)[idx] = from_float<T>(y);
     }
+  }
+}
+
+// P: 16-byte weight vectors each lane keeps in flight (P / 2 per row with SwiGLU).
+template <typename T, int MAXM, bool SWIGLU, int P>
+__global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArgs a) {
+  extern __shared__ float4 smem_vec[];
+  float* xs = reinterpret_cast<float*>(smem_vec);
+  uint4 raw[P];
+  preload_first<T, P>(a, raw);
+  pdl_wait();
+  stage_rows<T, MAXM>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
+                      static_cast<T*>(a.norm_out), xs, static_cast<int>(a.m), a.k);
+  pdl_trigger();  // only now: one kernel ahead at most
+  gemv_rows<T, MAXM, SWIGLU, P>(a, xs, raw, nullptr);
+}
+
+// ---- chains of linear layers in one kernel ----
+
+// A barrier across the grid of a kernel whose blocks are all resident (launched cooperatively): the last
+// block to arrive resets the count and advances the generation the others wait on. Writes before it are
+// visible to every block after it (fences around the arrival, as cooperative groups' grid sync does).
+struct GridBarrierState {
+  unsigned int count;
+  unsigned int generation;
+};
+__device__ GridBarrierState g_chain_barrier;
+
+__device__ __forceinline__ void grid_barrier() {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    volatile unsigned int* generation = &g_chain_barrier.generation;
+    const unsigned int seen = *generation;
+    __threadfence();
+    if (atomicAdd(&g_chain_barrier.count, 1u) == gridDim.x - 1) {
+      atomicExch(&g_chain_barrier.count, 0u);
+      __threadfence();
+      atomicAdd(&g_chain_barrier.generation, 1u);
+    } else {
+      while (*generation == seen) {
+      }
+    }
+    __threadfence();
+  }
+  __syncthreads();
+}
+
+// Layers run one after another, a grid barrier between them: each block stages the layer's inputs (written
+// by the layer before, in other blocks) and its warps take the same rows gemv_kernel's would, with the next
+// layer's first weights already in flight across the barrier. Built for the default two blocks per SM (up to
+// 128 registers: both epilogue kinds and the next layer's preload live in one kernel without spilling).
+template <typename T, int MAXM>
+__global__ void __launch_bounds__(kThreads, kDefaultBlocksPerSm) gemv_chain_kernel(const __grid_constant__ GemvChainArgs c) {
+  extern __shared__ float4 smem_vec[];
+  float* xs = reinterpret_cast<float*>(smem_vec);
+  constexpr int P = raw_vectors<MAXM>();
+  uint4 raw[P];
+  preload_first<T, P>(c.link[0], raw);
+  pdl_wait();
+  for (int i = 0; i < c.links; ++i) {
+    const GemvArgs& a = c.link[i];
+    stage_rows<T, MAXM>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
+                        static_cast<T*>(a.norm_out), xs, static_cast<int>(a.m), a.k);
+    if (i == 0) pdl_trigger();
+    const GemvArgs* next = i + 1 < c.links ? &c.link[i + 1] : nullptr;
+    if (a.swiglu) gemv_rows<T, MAXM, true, P>(a, xs, raw, next);
+    else gemv_rows<T, MAXM, false, P>(a, xs, raw, next);
+    if (next != nullptr) grid_barrier();
   }
 }
 
@@ -407,7 +499,7 @@ __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) moe_up_kernel(MoeSm
     }
     const float* xr[2] = {xs + t * K, xs + t * K};
     float acc[2][1] = {{0.f}, {0.f}};
-    uint4 raw[2][U];
+    uint4 raw[2 * U];
     rows_dot<T, 2, 1, U>(rows, xr, K, 1, K, lane, acc, raw, false);
     const float g = round_to<T>(warp_sum(acc[0][0])), u = round_to<T>(warp_sum(acc[1][0]));
     if (lane == 0) *dst = from_float<T>(round_to<T>(g / (1.f + expf(-g))) * u);
@@ -419,7 +511,7 @@ __device__ __forceinline__ float warp_dot(const T* w, const float* x, int64_t k,
   const T* rows[1] = {w};
   const float* xr[1] = {x};
   float acc[1][1] = {{0.f}};
-  uint4 raw[1][U];
+  uint4 raw[U];
   rows_dot<T, 1, 1, U>(rows, xr, k, 1, k, lane, acc, raw, false);
   return warp_sum(acc[0][0]);
 }
@@ -497,12 +589,60 @@ void gemv(int dtype, const GemvArgs& args, void* stream) {
     };
     auto by_rows = [&](auto swiglu_tag) {
       constexpr bool SW = decltype(swiglu_tag)::value;
-      if (args.m <= 1) launch(gemv_kernel<T, 1, SW, SW ? 4 : 8>);
-      else if (args.m <= 2) launch(gemv_kernel<T, 2, SW, SW ? 4 : 8>);
-      else launch(gemv_kernel<T, 4, SW, SW ? 2 : 4>);
+      if (args.m <= 1) launch(gemv_kernel<T, 1, SW, raw_vectors<1>()>);
+      else if (args.m <= 2) launch(gemv_kernel<T, 2, SW, raw_vectors<2>()>);
+      else launch(gemv_kernel<T, 4, SW, raw_vectors<4>()>);
     };
     if (args.swiglu) by_rows(std::true_type());
     else by_rows(std::false_type());
+  });
+}
+
+namespace {
+int64_t chain_smem_bytes(const GemvChainArgs& c) {
+  int64_t smem = 0;
+  for (int i = 0; i < c.links; ++i) {
+    smem = std::max(smem, gemv_smem_bytes(c.link[i].m, c.link[i].k, c.link[i].norm_weight != nullptr));
+  }
+  return smem;
+}
+}  // namespace
+
+bool gemv_chain_supported(int dtype, const GemvChainArgs& c) {
+  if (c.links < 1 || c.links > kMaxChainLinks || device_props().major < 7) return false;
+  for (int i = 0; i < c.links; ++i) {
+    const GemvArgs& a = c.link[i];
+    if (a.m != c.link[0].m || !gemv_supported(dtype, a.m, a.k, a.norm_weight != nullptr)) return false;
+  }
+  return chain_smem_bytes(c) <= max_dynamic_smem();
+}
+
+void gemv_chain(int dtype, const GemvChainArgs& c, void* stream) {
+  const int64_t smem = chain_smem_bytes(c);
+  int64_t rows = 0;
+  for (int i = 0; i < c.links; ++i) rows = std::max(rows, c.link[i].n);
+  dispatch(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto launch = [&](auto kernel) {
+      // Every block must be resident for the grid barrier: grid_for launches at most what fits at once, and
+      // the cooperative launch makes the driver refuse (not hang) if that ever does not hold.
+      cudaLaunchConfig_t config = {};
+      config.gridDim = dim3(grid_for(kernel, smem, rows));
+      config.blockDim = dim3(kThreads);
+      config.dynamicSmemBytes = static_cast<size_t>(smem);
+      config.stream = as_stream(stream);
+      cudaLaunchAttribute attributes[2];
+      attributes[0].id = cudaLaunchAttributeCooperative;
+      attributes[0].val.cooperative = 1;
+      attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+      attributes[1].val.programmaticStreamSerializationAllowed = 1;
+      config.attrs = attributes;
+      config.numAttrs = pdl_enabled() ? 2 : 1;
+      cudaLaunchKernelEx(&config, kernel, c);
+    };
+    if (c.link[0].m <= 1) launch(gemv_chain_kernel<T, 1>);
+    else if (c.link[0].m <= 2) launch(gemv_chain_kernel<T, 2>);
+    else launch(gemv_chain_kernel<T, 4>);
   });
 }
 

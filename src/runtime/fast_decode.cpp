@@ -585,21 +585,29 @@ at::Tensor reference_linear(const at::Tensor& x, const at::Tensor& w, const Line
 }
 
 namespace {
-// -1: not decided yet (LIL_MMA_LINEAR=1 turns it on), else 0 / 1.
-std::atomic<int> g_tensor_core_linear{-1};
+// An off-by-default kernel choice: -1 until decided (the environment variable set to 1 turns it on), else 0 / 1.
+struct OptInSwitch {
+  const char* env_name;
+  std::atomic<int> state{-1};
+  bool on() {
+    int v = state.load();
+    if (v < 0) {
+      const char* env = std::getenv(env_name);
+      v = env != nullptr && std::string(env) == "1" ? 1 : 0;
+      state.store(v);
+    }
+    return v == 1;
+  }
+  void set(bool value) { state.store(value ? 1 : 0); }
+};
+OptInSwitch g_tensor_core_linear{"LIL_MMA_LINEAR"};
+OptInSwitch g_gemv_chain{"LIL_GEMV_CHAIN"};
 }  // namespace
 
-bool tensor_core_linear() {
-  int v = g_tensor_core_linear.load();
-  if (v < 0) {
-    const char* env = std::getenv("LIL_MMA_LINEAR");
-    v = env != nullptr && std::string(env) == "1" ? 1 : 0;
-    g_tensor_core_linear.store(v);
-  }
-  return v == 1;
-}
-
-void set_tensor_core_linear(bool on) { g_tensor_core_linear.store(on ? 1 : 0); }
+bool tensor_core_linear() { return g_tensor_core_linear.on(); }
+void set_tensor_core_linear(bool on) { g_tensor_core_linear.set(on); }
+bool gemv_chain() { return g_gemv_chain.on(); }
+void set_gemv_chain(bool on) { g_gemv_chain.set(on); }
 
 int64_t fused_linear_max_rows(c10::ScalarType dtype) {
 #ifdef LIL_WITH_CUDA
@@ -644,29 +652,44 @@ bool fused_linear_one_kernel(const at::Tensor& x, const at::Tensor& w, const Lin
 #endif
 }
 
+#ifdef LIL_WITH_CUDA
+namespace {
+// The output fused_linear allocates for x @ w^T with o's epilogue.
+at::Tensor linear_output(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o) {
+  const int64_t n = o.swiglu ? w.size(0) / 2 : w.size(0);
+  return at::empty({x.size(0), n}, x.options().dtype(o.float_out ? at::kFloat : x.scalar_type()));
+}
+
+// The kernel arguments of one linear layer (operands checked by fused_linear_one_kernel); allocates o.normed.
+kernels::GemvArgs gemv_args(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o, const at::Tensor& out) {
+  kernels::GemvArgs a;
+  a.x = x.data_ptr();
+  a.w = w.data_ptr();
+  a.bias = o.bias.defined() ? o.bias.data_ptr() : nullptr;
+  a.residual = o.residual.defined() ? o.residual.data_ptr() : nullptr;
+  a.norm_weight = o.norm_weight.defined() ? o.norm_weight.data_ptr() : nullptr;
+  if (o.normed != nullptr && o.norm_weight.defined()) {
+    *o.normed = at::empty_like(x);
+    a.norm_out = o.normed->data_ptr();
+  }
+  a.out = out.data_ptr();
+  a.m = x.size(0);
+  a.n = out.size(1);
+  a.k = x.size(1);
+  a.eps = static_cast<float>(o.eps);
+  a.swiglu = o.swiglu;
+  a.out_float = o.float_out;
+  return a;
+}
+}  // namespace
+#endif
+
 at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o) {
 #ifdef LIL_WITH_CUDA
   if (fused_linear_one_kernel(x, w, o)) {
-    const int64_t m = x.size(0), k = x.size(1), n = o.swiglu ? w.size(0) / 2 : w.size(0);
-    at::Tensor out = at::empty({m, n}, x.options().dtype(o.float_out ? at::kFloat : x.scalar_type()));
-    kernels::GemvArgs a;
-    a.x = x.data_ptr();
-    a.w = w.data_ptr();
-    a.bias = o.bias.defined() ? o.bias.data_ptr() : nullptr;
-    a.residual = o.residual.defined() ? o.residual.data_ptr() : nullptr;
-    a.norm_weight = o.norm_weight.defined() ? o.norm_weight.data_ptr() : nullptr;
-    if (o.normed != nullptr && o.norm_weight.defined()) {
-      *o.normed = at::empty_like(x);
-      a.norm_out = o.normed->data_ptr();
-    }
-    a.out = out.data_ptr();
-    a.m = m;
-    a.n = n;
-    a.k = k;
-    a.eps = static_cast<float>(o.eps);
-    a.swiglu = o.swiglu;
-    a.out_float = o.float_out;
-    if (m <= kernels::kGemvMaxRows) kernels::gemv(elem_type(x), a, current_stream());
+    at::Tensor out = linear_output(x, w, o);
+    const kernels::GemvArgs a = gemv_args(x, w, o, out);
+    if (x.size(0) <= kernels::kGemvMaxRows) kernels::gemv(elem_type(x), a, current_stream());
     else kernels::mma_linear(elem_type(x), a, current_stream());
     check_launch("fused_linear");
     return out;
@@ -689,6 +712,52 @@ at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& w, const LinearOp
   }
 #endif
   return reference_linear(x, w, o);
+}
+
+
+std::vector<at::Tensor> fused_linear_chain(const at::Tensor& x, const std::vector<ChainedLinear>& links) {
+  for (size_t i = 0; i < links.size(); ++i) {
+    const int earlier = static_cast<int>(i);
+    if (links[i].input < -1 || links[i].input >= earlier || links[i].residual < -1 || links[i].residual >= earlier) {
+      throw std::invalid_argument("fused_linear_chain: link " + std::to_string(i) +
+                                  " reads a link that is not earlier in the chain (input " +
+                                  std::to_string(links[i].input) + ", residual " + std::to_string(links[i].residual) + ")");
+    }
+    if (links[i].o.normed != nullptr) throw std::invalid_argument("fused_linear_chain: LinearOptions::normed is not supported");
+  }
+  std::vector<at::Tensor> outs;
+  outs.reserve(links.size());
+  auto input_of = [&](const ChainedLinear& l) -> const at::Tensor& { return l.input < 0 ? x : outs[l.input]; };
+  auto options_of = [&](const ChainedLinear& l) {
+    LinearOptions o = l.o;
+    if (l.residual >= 0) o.residual = outs[l.residual];
+    return o;
+  };
+#ifdef LIL_WITH_CUDA
+  if (gemv_chain() && links.size() >= 2 && links.size() <= static_cast<size_t>(kernels::kMaxChainLinks) &&
+      fused_kernels_available(x) && x.dim() == 2 && x.size(0) <= kernels::kGemvMaxRows) {
+    // The outputs first, so that every link is checked on the operands fused_linear would get.
+    for (const ChainedLinear& l : links) outs.push_back(linear_output(input_of(l), l.w, l.o));
+    kernels::GemvChainArgs chain;
+    bool one_kernel = true;
+    for (const ChainedLinear& l : links) {
+      const at::Tensor& in = input_of(l);
+      const LinearOptions o = options_of(l);
+      one_kernel = one_kernel && in.scalar_type() == x.scalar_type() && fused_linear_one_kernel(in, l.w, o);
+      if (!one_kernel) break;
+      chain.link[chain.links] = gemv_args(in, l.w, o, outs[chain.links]);
+      ++chain.links;
+    }
+    if (one_kernel && kernels::gemv_chain_supported(elem_type(x), chain)) {
+      kernels::gemv_chain(elem_type(x), chain, current_stream());
+      check_launch("fused_linear_chain");
+      return outs;
+    }
+    outs.clear();
+  }
+#endif
+  for (const ChainedLinear& l : links) outs.push_back(fused_linear(input_of(l), l.w, options_of(l)));
+  return outs;
 }
 
 // ---- the Qwen2-MoE block for a few tokens ----

@@ -4,6 +4,7 @@
 // and the path every build without CUDA takes. The `fused_*` functions need CUDA tensors and a CUDA build
 // (fused_kernels_available); the `reference_*` ones run anywhere.
 #include <cstdint>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -127,6 +128,24 @@ int64_t fused_linear_max_rows(c10::ScalarType dtype);  // 0 without CUDA
 // set_tensor_core_linear turns it on.
 bool tensor_core_linear();
 void set_tensor_core_linear(bool on);
+
+// Linear layers that follow one another, e.g. a decode step's o_proj + residual, norm + gate/up + SwiGLU,
+// down + residual and the next layer's norm + QKV. Link i reads the chain's x (input = -1) or an earlier
+// link's output, and adds o.residual, or an earlier link's output when residual >= 0; o.normed is not
+// supported. Returns every link's output, each equal to fused_linear on the same operands: for a few rows
+// (up to kernels::kGemvMaxRows) in one kernel (kernels::gemv_chain) when gemv_chain() is on; otherwise link
+// by link.
+struct ChainedLinear {
+  at::Tensor w;
+  LinearOptions o;
+  int input = -1;
+  int residual = -1;
+};
+std::vector<at::Tensor> fused_linear_chain(const at::Tensor& x, const std::vector<ChainedLinear>& links);
+// Off by default: measured on an H100 the one-kernel chain made the 1.5B decode step 2.5% slower (results/gpu/
+// README.md, tenth session). LIL_GEMV_CHAIN=1 (read once) or set_gemv_chain(true) turns it on.
+bool gemv_chain();
+void set_gemv_chain(bool on);
 
 // The Qwen2-MoE block of a decode step for a few tokens, from the input of the layer's post-attention norm:
 // returns residual + moe(rms_norm(x) * norm_weight) in three kernels (router + shared-expert gate with the

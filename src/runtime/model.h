@@ -90,6 +90,7 @@ class CausalLM {
                                     const at::Tensor& positions, double scale) const;
   // residual + the layer's feed-forward block of its post-attention norm of `residual`.
   at::Tensor feed_forward_fused(int64_t layer, const at::Tensor& residual) const;
+  at::Tensor qkv_fused(int64_t layer, const at::Tensor& x) const;  // input norm + QKV projection of a decode step
   at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
   at::Tensor logits(const at::Tensor& hidden) const;
   std::pair<at::Tensor, at::Tensor> rope_at(const at::Tensor& positions) const;  // cos, sin [N, D]

@@ -73,49 +73,89 @@ at::Tensor CausalLM::feed_forward_fused(int64_t layer, const at::Tensor& residua
   return fused_linear(fused_linear(residual, w.mlp.gate_up, up), w.mlp.down_proj, down);
 }
 
+at::Tensor CausalLM::qkv_fused(int64_t layer, const at::Tensor& x) const {
+  const LayerWeights& w = this->layer(layer);
+  const double eps = config_.rms_norm_eps;
+  if (w.qkv_proj.defined()) {
+    LinearOptions o;
+    o.norm_weight = w.input_norm;
+    o.eps = eps;
+    o.bias = w.qkv_bias;
+    return fused_linear(x, w.qkv_proj, o);
+  }
+  at::Tensor h = fused_rms_norm(x, w.input_norm, eps);
+  auto lin = [&](const at::Tensor& weight, const at::Tensor& bias) {
+    return bias.defined() ? at::linear(h, weight, bias) : at::linear(h, weight);
+  };
+  return at::cat({lin(w.q_proj, w.q_bias), lin(w.k_proj, w.k_bias), lin(w.v_proj, w.v_bias)}, 1);
+}
+
 at::Tensor CausalLM::decode_fused(const at::Tensor& ids, const at::Tensor& positions, KVCache& cache) {
   // Per layer: RMSNorm + QKV projection (+ bias) in one kernel, RoPE + cache append, attention, o_proj +
-  // residual, RMSNorm + gate/up + SwiGLU, down + residual (kernels::gemv for a few rows; cuBLAS beyond).
+  // residual, RMSNorm + gate/up + SwiGLU, down + residual (kernels::gemv for a few rows; cuBLAS beyond). For a
+  // dense layer the four linear layers from o_proj to the next layer's QKV (or the lm_head) are one chain
+  // (fused_linear_chain: one kernel for a few rows).
   const int64_t rows = ids.size(0);
-  const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, d = config_.head_dim;
+  const int64_t n_heads = config_.num_attention_heads, d = config_.head_dim;
   const double scale = softmax_scale();
   const double eps = config_.rms_norm_eps;
   const bool fused_attention = cache.fused_attention();
-  at::Tensor x = embed_tokens_.index_select(0, ids);  // [B, H]
-  for (size_t l = 0; l < layers_.size(); ++l) {
-    const LayerWeights& w = layers_[l];
-    const int64_t layer = static_cast<int64_t>(l);
-    at::Tensor qkv;
-    if (w.qkv_proj.defined()) {
-      LinearOptions o;
-      o.norm_weight = w.input_norm;
-      o.eps = eps;
-      o.bias = w.qkv_bias;
-      qkv = fused_linear(x, w.qkv_proj, o);
-    } else {
-      at::Tensor h = fused_rms_norm(x, w.input_norm, eps);
-      auto lin = [&](const at::Tensor& weight, const at::Tensor& bias) {
-        return bias.defined() ? at::linear(h, weight, bias) : at::linear(h, weight);
-      };
-      qkv = at::cat({lin(w.q_proj, w.q_bias), lin(w.k_proj, w.k_bias), lin(w.v_proj, w.v_bias)}, 1);
-    }
-    at::Tensor attn;
-    if (fused_attention) {
-      attn = cache.decode_fused(layer, qkv, rope_cos_, rope_sin_, positions, scale);
-    } else {
-      RopedQKV r = fused_rope(qkv, rope_cos_, rope_sin_, positions, n_heads, n_kv, d);
-      attn = cache.decode_attention(layer, r.q, r.k, r.v, positions, scale);
-    }
-    LinearOptions o;
-    o.bias = w.o_bias;
-    o.residual = x;
-    x = fused_linear(attn.reshape({rows, n_heads * d}).contiguous(), w.o_proj, o);
-    x = feed_forward_fused(layer, x);
-  }
   LinearOptions head;
   head.norm_weight = final_norm_;
   head.eps = eps;
   head.float_out = true;
+  at::Tensor x = embed_tokens_.index_select(0, ids);  // [B, H]
+  at::Tensor qkv = qkv_fused(0, x);
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const LayerWeights& w = layers_[l];
+    const int64_t layer = static_cast<int64_t>(l);
+    const bool last = l + 1 == layers_.size();
+    at::Tensor attn;
+    if (fused_attention) {
+      attn = cache.decode_fused(layer, qkv, rope_cos_, rope_sin_, positions, scale);
+    } else {
+      RopedQKV r = fused_rope(qkv, rope_cos_, rope_sin_, positions, n_heads, config_.num_key_value_heads, d);
+      attn = cache.decode_attention(layer, r.q, r.k, r.v, positions, scale);
+    }
+    attn = attn.reshape({rows, n_heads * d}).contiguous();
+    if (!w.moe.defined() && w.mlp.gate_up.defined() && (last || layers_[l + 1].qkv_proj.defined())) {
+      std::vector<ChainedLinear> chain(4);
+      chain[0].w = w.o_proj;  // o_proj + residual
+      chain[0].o.bias = w.o_bias;
+      chain[0].o.residual = x;
+      chain[1].w = w.mlp.gate_up;  // norm + gate/up + SwiGLU
+      chain[1].o.norm_weight = w.post_attention_norm;
+      chain[1].o.eps = eps;
+      chain[1].o.swiglu = true;
+      chain[1].input = 0;
+      chain[2].w = w.mlp.down_proj;  // down + residual
+      chain[2].o.bias = w.mlp.down_bias;
+      chain[2].input = 1;
+      chain[2].residual = 0;
+      chain[3].input = 2;  // the next layer's norm + QKV, or the final norm + lm_head
+      if (last) {
+        chain[3].w = lm_head_;
+        chain[3].o = head;
+      } else {
+        const LayerWeights& next = layers_[l + 1];
+        chain[3].w = next.qkv_proj;
+        chain[3].o.norm_weight = next.input_norm;
+        chain[3].o.eps = eps;
+        chain[3].o.bias = next.qkv_bias;
+      }
+      std::vector<at::Tensor> outs = fused_linear_chain(attn, chain);
+      if (last) return outs[3];
+      x = outs[2];
+      qkv = outs[3];
+      continue;
+    }
+    LinearOptions o;
+    o.bias = w.o_bias;
+    o.residual = x;
+    x = fused_linear(attn, w.o_proj, o);
+    x = feed_forward_fused(layer, x);
+    if (!last) qkv = qkv_fused(layer + 1, x);
+  }
   return fused_linear(x, lm_head_, head);
 }
 

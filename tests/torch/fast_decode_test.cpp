@@ -443,6 +443,86 @@ TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, res
   }
 }
 
+// Runs the set_gemv_chain switch for a test's scope.
+struct GemvChainSetting {
+  bool was = gemv_chain();
+  explicit GemvChainSetting(bool on) { set_gemv_chain(on); }
+  ~GemvChainSetting() { set_gemv_chain(was); }
+};
+
+TEST_CASE("Fused kernels: a chain of linear layers in one kernel equals the layers one by one", "[fast][cuda]") {
+  if (!cuda_ready()) return;
+  at::manual_seed(15);
+  // A decode step's chain: o_proj + bias + residual, norm + gate/up + SwiGLU, down + residual (of link 0), then
+  // the next layer's norm + QKV + bias or the final norm + lm_head in float32. hidden 96, inter 200, vocab 3000.
+  const int64_t hidden = 96, inter = 200, qkv = 160, vocab = 3000;
+  for (auto t : kTypes) {
+    for (int64_t rows : {1, 2, 3, 4, 5}) {
+      for (bool head : {false, true}) {
+        INFO("dtype " << type_name(t) << ", rows " << rows << (head ? ", lm_head last" : ", QKV last"));
+        auto weight = [&](int64_t n, int64_t k) { return at::randn({n, k}, cuda(t)) * (1.0 / std::sqrt(double(k))); };
+        at::Tensor attn = at::randn({rows, hidden}, cuda(t)), x = at::randn({rows, hidden}, cuda(t)) * 4;
+        std::vector<ChainedLinear> chain(4);
+        chain[0].w = weight(hidden, hidden);
+        chain[0].o.bias = at::randn({hidden}, cuda(t));
+        chain[0].o.residual = x;
+        chain[1].w = weight(2 * inter, hidden);
+        chain[1].o.norm_weight = at::randn({hidden}, cuda(t));
+        chain[1].o.eps = 1e-6;
+        chain[1].o.swiglu = true;
+        chain[1].input = 0;
+        chain[2].w = weight(hidden, inter);
+        chain[2].input = 1;
+        chain[2].residual = 0;
+        chain[3].w = weight(head ? vocab : qkv, hidden);
+        chain[3].o.norm_weight = at::randn({hidden}, cuda(t));
+        chain[3].o.eps = 1e-5;
+        if (head) chain[3].o.float_out = true;
+        else chain[3].o.bias = at::randn({qkv}, cuda(t));
+        chain[3].input = 2;
+        // Link by link through fused_linear (its own kernels), and through the plain ATen ops.
+        std::vector<at::Tensor> apart, ref;
+        for (const ChainedLinear& l : chain) {
+          LinearOptions o = l.o;
+          if (l.residual >= 0) o.residual = apart[l.residual];
+          apart.push_back(fused_linear(l.input < 0 ? attn : apart[l.input], l.w, o));
+          LinearOptions r = l.o;
+          if (l.residual >= 0) r.residual = ref[l.residual];
+          ref.push_back(reference_linear(l.input < 0 ? attn : ref[l.input], l.w, r));
+        }
+        std::vector<at::Tensor> got;
+        {
+          GemvChainSetting on(true);
+          got = fused_linear_chain(attn, chain);
+        }
+        REQUIRE(got.size() == 4);
+        for (size_t i = 0; i < got.size(); ++i) {
+          INFO("link " << i);
+          REQUIRE(got[i].sizes() == apart[i].sizes());
+          CHECK(got[i].scalar_type() == apart[i].scalar_type());
+          // The same rows, dot products and roundings as the kernels one by one: the same bits.
+          CHECK(got[i].equal(apart[i]));
+          CHECK(max_abs_diff(got[i], ref[i]) <= tolerance(t, ref[i]));
+        }
+        {
+          GemvChainSetting on(true);
+          const std::vector<at::Tensor> again = fused_linear_chain(attn, chain);
+          for (size_t i = 0; i < got.size(); ++i) CHECK(again[i].equal(got[i]));  // the same bits every run
+        }
+        GemvChainSetting off(false);
+        const std::vector<at::Tensor> separate = fused_linear_chain(attn, chain);
+        for (size_t i = 0; i < got.size(); ++i) CHECK(separate[i].equal(apart[i]));
+      }
+    }
+  }
+  // Links may only read earlier links.
+  std::vector<ChainedLinear> bad(2);
+  bad[0].w = bad[1].w = at::randn({8, 8}, cuda(at::kFloat));
+  bad[0].input = 1;
+  CHECK_THROWS_WITH(fused_linear_chain(at::randn({1, 8}, cuda(at::kFloat)), bad),
+                    Catch::Contains("link 0 reads a link that is not earlier"));
+}
+
 TEST_CASE("Fused kernels: grouped expert GEMV equals a per-expert loop; the MoE block equals the plain one",
           "[fast][cuda][moe]") {
   if (!cuda_ready()) return;
