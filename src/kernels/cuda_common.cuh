@@ -101,21 +101,57 @@ inline bool pdl_enabled() {
   return enabled;
 }
 
-// Launches kernel<<<grid, block, smem, stream>>>(args...), as a programmatic dependent launch when enabled.
+// What a launch may ask for beyond a plain one: thread-block clusters of `cluster` blocks (Hopper; 0 = no cluster
+// attribute, 1 = clusters of one block), or a cooperative launch (every block resident, so the kernel may
+// synchronise the whole grid).
+struct LaunchOptions {
+  unsigned cluster = 0;
+  bool cooperative = false;
+};
+
+// The launch attributes for `o`, plus programmatic stream serialisation when `dependent`; returns how many.
+inline unsigned launch_attributes(const LaunchOptions& o, bool dependent, cudaLaunchAttribute (&attrs)[3]) {
+  unsigned n = 0;
+  if (o.cluster > 0) {
+    attrs[n].id = cudaLaunchAttributeClusterDimension;
+    attrs[n].val.clusterDim.x = o.cluster;
+    attrs[n].val.clusterDim.y = 1;
+    attrs[n].val.clusterDim.z = 1;
+    ++n;
+  }
+  if (o.cooperative) {
+    attrs[n].id = cudaLaunchAttributeCooperative;
+    attrs[n].val.cooperative = 1;
+    ++n;
+  }
+  if (dependent) {
+    attrs[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attrs[n].val.programmaticStreamSerializationAllowed = 1;
+    ++n;
+  }
+  return n;
+}
+
+// Launches kernel<<<grid, block, smem, stream>>>(args...) with `o`'s attributes, as a programmatic dependent
+// launch when enabled. Returns the launch's error (a cooperative launch that does not fit is refused).
 template <typename... Params, typename... Args>
-void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
-                      Args&&... args) {
+cudaError_t launch_dependent(const LaunchOptions& o, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                             cudaStream_t stream, Args&&... args) {
   cudaLaunchConfig_t config = {};
   config.gridDim = grid;
   config.blockDim = block;
   config.dynamicSmemBytes = smem;
   config.stream = stream;
-  cudaLaunchAttribute attribute[1];
-  attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute[0].val.programmaticStreamSerializationAllowed = 1;
-  config.attrs = attribute;
-  config.numAttrs = pdl_enabled() ? 1 : 0;
-  cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+  cudaLaunchAttribute attributes[3];
+  config.numAttrs = launch_attributes(o, pdl_enabled(), attributes);
+  config.attrs = attributes;
+  return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+}
+
+template <typename... Params, typename... Args>
+cudaError_t launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                             Args&&... args) {
+  return launch_dependent(LaunchOptions{}, kernel, grid, block, smem, stream, std::forward<Args>(args)...);
 }
 
 // The current device's SM count, compute capability (major) and opt-in shared memory per block, read once per

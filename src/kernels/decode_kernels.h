@@ -193,8 +193,7 @@ void gemv(int dtype, const GemvArgs& args, void* stream);
 // the grid between them (all blocks resident: a cooperative launch), so a decode step pays one launch and one
 // prologue for o_proj + residual -> norm + gate/up + SwiGLU -> down + residual -> the next layer's norm + QKV
 // (or the final norm + lm_head) instead of four, and each layer's first weights are loaded before the barrier.
-// A link's x / residual may be an earlier link's out. Each link gives the bits gemv gives it alone. The barrier's
-// state is one device global, so one chain at a time per device (lil decodes on one stream).
+// A link's x / residual may be an earlier link's out. Each link gives the bits gemv gives it alone.
 constexpr int kMaxChainLinks = 4;
 struct GemvChainArgs {
   GemvArgs link[kMaxChainLinks];

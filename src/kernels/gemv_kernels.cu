@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include <cooperative_groups.h>
+
 #include "kernels/cuda_common.cuh"
 #include "kernels/decode_kernels.h"
 
@@ -333,34 +335,6 @@ __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArg
 
 // ---- chains of linear layers in one kernel ----
 
-// A barrier across the grid of a kernel whose blocks are all resident (launched cooperatively): the last
-// block to arrive resets the count and advances the generation the others wait on. Writes before it are
-// visible to every block after it (fences around the arrival, as cooperative groups' grid sync does).
-struct GridBarrierState {
-  unsigned int count;
-  unsigned int generation;
-};
-__device__ GridBarrierState g_chain_barrier;
-
-__device__ __forceinline__ void grid_barrier() {
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    volatile unsigned int* generation = &g_chain_barrier.generation;
-    const unsigned int seen = *generation;
-    __threadfence();
-    if (atomicAdd(&g_chain_barrier.count, 1u) == gridDim.x - 1) {
-      atomicExch(&g_chain_barrier.count, 0u);
-      __threadfence();
-      atomicAdd(&g_chain_barrier.generation, 1u);
-    } else {
-      while (*generation == seen) {
-      }
-    }
-    __threadfence();
-  }
-  __syncthreads();
-}
-
 // Layers run one after another, a grid barrier between them: each block stages the layer's inputs (written
 // by the layer before, in other blocks) and its warps take the same rows gemv_kernel's would, with the next
 // layer's first weights already in flight across the barrier. Built for the default two blocks per SM (up to
@@ -381,7 +355,7 @@ __global__ void __launch_bounds__(kThreads, kDefaultBlocksPerSm) gemv_chain_kern
     const GemvArgs* next = i + 1 < c.links ? &c.link[i + 1] : nullptr;
     if (a.swiglu) gemv_rows<T, MAXM, true, P>(a, xs, raw, next);
     else gemv_rows<T, MAXM, false, P>(a, xs, raw, next);
-    if (next != nullptr) grid_barrier();
+    if (next != nullptr) cooperative_groups::this_grid().sync();  // a cooperative launch: all blocks resident
   }
 }
 
@@ -626,19 +600,10 @@ void gemv_chain(int dtype, const GemvChainArgs& c, void* stream) {
     auto launch = [&](auto kernel) {
       // Every block must be resident for the grid barrier: grid_for launches at most what fits at once, and
       // the cooperative launch makes the driver refuse (not hang) if that ever does not hold.
-      cudaLaunchConfig_t config = {};
-      config.gridDim = dim3(grid_for(kernel, smem, rows));
-      config.blockDim = dim3(kThreads);
-      config.dynamicSmemBytes = static_cast<size_t>(smem);
-      config.stream = as_stream(stream);
-      cudaLaunchAttribute attributes[2];
-      attributes[0].id = cudaLaunchAttributeCooperative;
-      attributes[0].val.cooperative = 1;
-      attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-      attributes[1].val.programmaticStreamSerializationAllowed = 1;
-      config.attrs = attributes;
-      config.numAttrs = pdl_enabled() ? 2 : 1;
-      cudaLaunchKernelEx(&config, kernel, c);
+      LaunchOptions cooperative;
+      cooperative.cooperative = true;
+      launch_dependent(cooperative, kernel, dim3(grid_for(kernel, smem, rows)), dim3(kThreads),
+                       static_cast<size_t>(smem), as_stream(stream), c);
     };
     if (c.link[0].m <= 1) launch(gemv_chain_kernel<T, 1>);
     else if (c.link[0].m <= 2) launch(gemv_chain_kernel<T, 2>);

@@ -400,13 +400,11 @@ int64_t resident_blocks(Kernel kernel, int s, int64_t smem, const DeviceProps& d
   config.gridDim = dim3(static_cast<unsigned>(s));
   config.blockDim = dim3(kThreads);
   config.dynamicSmemBytes = static_cast<size_t>(smem);
-  cudaLaunchAttribute cluster[1];
-  cluster[0].id = cudaLaunchAttributeClusterDimension;
-  cluster[0].val.clusterDim.x = static_cast<unsigned>(s);
-  cluster[0].val.clusterDim.y = 1;
-  cluster[0].val.clusterDim.z = 1;
+  cudaLaunchAttribute cluster[3];
+  LaunchOptions clustered;
+  clustered.cluster = static_cast<unsigned>(s);
+  config.numAttrs = launch_attributes(clustered, false, cluster);
   config.attrs = cluster;
-  config.numAttrs = 1;
   int clusters = 0;
   if (cudaOccupancyMaxActiveClusters(&clusters, kernel, &config) != cudaSuccess) {
     cudaGetLastError();
@@ -499,22 +497,10 @@ void mma_linear(int dtype, const GemvArgs& args, void* stream) {
         }
         const int64_t smem = smem_bytes(args.m, plan.ks);
         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-        const int64_t clusters = plan.clusters;
-        cudaLaunchConfig_t config = {};
-        config.gridDim = dim3(static_cast<unsigned>(clusters * plan.s));
-        config.blockDim = dim3(kThreads);
-        config.dynamicSmemBytes = static_cast<size_t>(smem);
-        config.stream = as_stream(stream);
-        cudaLaunchAttribute attributes[2];
-        attributes[0].id = cudaLaunchAttributeClusterDimension;
-        attributes[0].val.clusterDim.x = static_cast<unsigned>(plan.s);
-        attributes[0].val.clusterDim.y = 1;
-        attributes[0].val.clusterDim.z = 1;
-        attributes[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        attributes[1].val.programmaticStreamSerializationAllowed = 1;
-        config.attrs = attributes;
-        config.numAttrs = pdl_enabled() ? 2 : 1;
-        cudaLaunchKernelEx(&config, kernel, args, plan);
+        LaunchOptions clustered;
+        clustered.cluster = static_cast<unsigned>(plan.s);
+        launch_dependent(clustered, kernel, dim3(static_cast<unsigned>(plan.clusters * plan.s)), dim3(kThreads),
+                         static_cast<size_t>(smem), as_stream(stream), args, plan);
       };
       auto by_tiles = [&](auto swiglu_tag) {
         constexpr bool SW = decltype(swiglu_tag)::value;

@@ -585,10 +585,10 @@ at::Tensor reference_linear(const at::Tensor& x, const at::Tensor& w, const Line
 }
 
 namespace {
-// An off-by-default kernel choice: -1 until decided (the environment variable set to 1 turns it on), else 0 / 1.
-struct OptInSwitch {
+// An off-by-default kernel choice: the environment variable set to 1 turns it on (read once), set() decides.
+struct KernelSwitch {
   const char* env_name;
-  std::atomic<int> state{-1};
+  std::atomic<int> state{-1};  // -1 until decided, else 0 / 1
   bool on() {
     int v = state.load();
     if (v < 0) {
@@ -600,8 +600,8 @@ struct OptInSwitch {
   }
   void set(bool value) { state.store(value ? 1 : 0); }
 };
-OptInSwitch g_tensor_core_linear{"LIL_MMA_LINEAR"};
-OptInSwitch g_gemv_chain{"LIL_GEMV_CHAIN"};
+KernelSwitch g_tensor_core_linear{"LIL_MMA_LINEAR"};
+KernelSwitch g_gemv_chain{"LIL_GEMV_CHAIN"};
 }  // namespace
 
 bool tensor_core_linear() { return g_tensor_core_linear.on(); }

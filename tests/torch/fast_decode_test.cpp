@@ -388,17 +388,22 @@ TEST_CASE("Fused kernels: InfLLM's block choice, attention and score update equa
   }
 }
 
-// Turns the tensor-core linear kernel on for a test's scope (it is off by default).
-struct TensorCoreLinearOn {
-  bool was = tensor_core_linear();
-  TensorCoreLinearOn() { set_tensor_core_linear(true); }
-  ~TensorCoreLinearOn() { set_tensor_core_linear(was); }
+// Sets one of the kernel switches (tensor_core_linear, gemv_chain) for a test's scope.
+template <bool (*Get)(), void (*Set)(bool)>
+struct KernelSetting {
+  bool was = Get();
+  explicit KernelSetting(bool on) { Set(on); }
+  ~KernelSetting() { Set(was); }
+  KernelSetting(const KernelSetting&) = delete;
+  KernelSetting& operator=(const KernelSetting&) = delete;
 };
+using TensorCoreLinearSetting = KernelSetting<tensor_core_linear, set_tensor_core_linear>;
+using GemvChainSetting = KernelSetting<gemv_chain, set_gemv_chain>;
 
 TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, residual fused) equals its ATen twin",
           "[fast][cuda]") {
   if (!cuda_ready()) return;
-  TensorCoreLinearOn on;
+  TensorCoreLinearSetting tensor_cores(true);
   at::manual_seed(14);
   for (auto t : kTypes) {
     // Up to four rows the CUDA-core GEMV; 5..32 rows of bf16/f16 the tensor-core kernel, whose launch plan
@@ -442,13 +447,6 @@ TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, res
     }
   }
 }
-
-// Runs the set_gemv_chain switch for a test's scope.
-struct GemvChainSetting {
-  bool was = gemv_chain();
-  explicit GemvChainSetting(bool on) { set_gemv_chain(on); }
-  ~GemvChainSetting() { set_gemv_chain(was); }
-};
 
 TEST_CASE("Fused kernels: a chain of linear layers in one kernel equals the layers one by one", "[fast][cuda]") {
   if (!cuda_ready()) return;
@@ -828,7 +826,7 @@ TEST_CASE("Fused decode: bf16 on the GPU follows the float32 Hugging Face record
 TEST_CASE("Fused decode: bf16 batches of 9 and 32 rows (tensor-core linear layers) replay the graph exactly",
           "[fast][cuda][model]") {
   if (!cuda_ready()) return;
-  TensorCoreLinearOn on;
+  TensorCoreLinearSetting tensor_cores(true);
   auto model = CausalLM::random(random_shape(false), at::kBFloat16, c10::Device(c10::kCUDA), 7);
   REQUIRE(model->fused_decode());
   for (int64_t rows : {9, 32}) {
