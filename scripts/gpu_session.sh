@@ -16,8 +16,9 @@
 #               in each run.
 #   bench-pdl:  batch 1 at 1k on the three shapes with programmatic dependent launch off, then on (LIL_PDL=1),
 #               for each GEMV grid of LIL_AB_BLOCKS (blocks per SM, default "4").
-#   bench-ab:   batch 1 at 1k on the three shapes for each value of one environment knob (LIL_AB_VAR, default
-#               LIL_GEMV_BLOCKS_PER_SM, over LIL_AB_VALUES, default "1 2"); lines tagged with the knob.
+#   bench-ab:   1k context, batch LIL_AB_BATCH (default 1), the shapes LIL_AB_SHAPES (default the three) for each
+#               value of one environment knob (LIL_AB_VAR, default LIL_GEMV_BLOCKS_PER_SM, over LIL_AB_VALUES,
+#               default "1 2"); lines tagged with the knob.
 #   profile:    Nsight Compute per-kernel times of fused (non-graph) decode steps (LIL_PROFILE_SHAPES, batch
 #               LIL_PROFILE_BATCH, default 1; kernels matching LIL_PROFILE_FILTER).
 #   profile-deep: Nsight Compute's full sections and per-instruction samples of one layer's kernels.
@@ -205,18 +206,18 @@ for l in sys.stdin:
   d=json.loads(l); print(d.get("shape"), d.get("batch"), d.get("context"), d.get("policy"), d.get("budget"), "pdl", d.get("pdl"), "blocks", d.get("gemv_blocks_per_sm"), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.2f floor" % d["tbt_over_floor"])'
 fi
 
-if has bench-ab; then  # A/B of one environment knob (LIL_AB_VAR over LIL_AB_VALUES), batch 1 at 1k, three shapes
-  var="${LIL_AB_VAR:-LIL_GEMV_BLOCKS_PER_SM}"
-  log "A/B of $var over ${LIL_AB_VALUES:-1 2} -> $results"
-  for shape in qwen2-1.5b llama-8b qwen2-moe-a2.7b; do
+if has bench-ab; then  # A/B of one environment knob (LIL_AB_VAR over LIL_AB_VALUES) at 1k
+  var="${LIL_AB_VAR:-LIL_GEMV_BLOCKS_PER_SM}" batch="${LIL_AB_BATCH:-1}"
+  log "A/B of $var over ${LIL_AB_VALUES:-1 2}, batch $batch -> $results"
+  for shape in ${LIL_AB_SHAPES:-qwen2-1.5b llama-8b qwen2-moe-a2.7b}; do
     for value in ${LIL_AB_VALUES:-1 2}; do
       (export "$var=$value" LIL_BENCH_TAG="\"$var\":\"$value\""  # lil_bench is a function: no `env`
-       lil_bench --shape "$shape" --context 1024 --batch 1 --new-tokens 64 >/dev/null)
+       lil_bench --shape "$shape" --context 1024 --batch "$batch" --new-tokens 64 >/dev/null)
     done
   done
   grep -h "\"$var\"" "$results" | python3 -c 'import sys,json
 for l in sys.stdin:
-  d=json.loads(l); print(d.get("shape"), "'"$var"'", d.get("'"$var"'"), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.3f floor" % d["tbt_over_floor"])'
+  d=json.loads(l); print(d.get("shape"), "batch", d.get("batch"), "'"$var"'", d.get("'"$var"'"), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.3f floor" % d["tbt_over_floor"], "%.0f tok/s" % d.get("tokens_per_s", 0), "%.0f%% of bound" % (100 * d.get("tokens_per_s", 0) / max(1e-9, d.get("bandwidth_bound_tokens_per_s", 0))))'
 fi
 
 if has bench-32k; then  # 32k context, batch 8, qwen2-1.5b: full, then each policy at each budget
@@ -232,12 +233,15 @@ fi
 if has profile; then
   # Per-kernel GPU time of decode steps (Nsight Compute, clocks and caches left alone) at 1k, batch
   # LIL_PROFILE_BATCH (default 1), for the shapes in LIL_PROFILE_SHAPES: where a step's time goes between the
-  # kernels and the gaps between them. The decode kernels only by default (LIL_PROFILE_FILTER), eager steps (Nsight Compute does not see into the replayed
-  # graph); the first LIL_PROFILE_KERNELS launches: the warm-up run's steps (64-token context), then the 1k ones.
+  # kernels and the gaps between them. Eager steps (Nsight Compute does not see into the replayed graph): every
+  # kernel inside the steps' NVTX ranges ("lil.decode", so no prefill kernel), or those matching
+  # LIL_PROFILE_FILTER; the first LIL_PROFILE_KERNELS launches: the warm-up run's steps (64-token context), then
+  # the 1k ones (LIL_PROFILE_SKIP launches skipped first).
   log "profile -> $out/ncu-*.csv"
   for shape in ${LIL_PROFILE_SHAPES:-qwen2-1.5b llama-8b}; do
     timeout 240 ncu --clock-control none --cache-control none --graph-profiling node --csv \
-      -k "regex:${LIL_PROFILE_FILTER:-gemv|attention|moe|decode|persistent}" --launch-count "${LIL_PROFILE_KERNELS:-900}" \
+      --nvtx --nvtx-include "lil.decode/" -k "regex:${LIL_PROFILE_FILTER:-.}" \
+      --launch-skip "${LIL_PROFILE_SKIP:-0}" --launch-count "${LIL_PROFILE_KERNELS:-900}" \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum \
       ./build-gpu/lil bench --random-weights --device cuda --shape "$shape" --context 1024 \
       --batch "${LIL_PROFILE_BATCH:-1}" --new-tokens 4 --mode fused > "$out/ncu-$shape.csv" 2> "$out/ncu-$shape.err"

@@ -6,6 +6,10 @@
 #include "runtime/kv_cache.h"
 #include "runtime/model.h"
 
+#ifdef LIL_WITH_CUDA
+#include <nvtx3/nvToolsExt.h>
+#endif
+
 namespace lil {
 
 namespace {
@@ -93,8 +97,16 @@ at::Tensor CausalLM::qkv_fused(int64_t layer, const at::Tensor& x) const {
 at::Tensor CausalLM::decode_fused(const at::Tensor& ids, const at::Tensor& positions, KVCache& cache) {
   // Per layer: RMSNorm + QKV projection (+ bias) in one kernel, RoPE + cache append, attention, o_proj +
   // residual, RMSNorm + gate/up + SwiGLU, down + residual (kernels::gemv for a few rows; cuBLAS beyond). For a
-  // dense layer the four linear layers from o_proj to the next layer's QKV (or the lm_head) are one chain
-  // (fused_linear_chain: one kernel for a few rows).
+  // dense layer, when gemv_chain() is on, the four linear layers from o_proj to the next layer's QKV (or the
+  // lm_head) are one chain (fused_linear_chain: one kernel for a few rows); off, the same layers one by one.
+#ifdef LIL_WITH_CUDA
+  // Each step is an NVTX range, so that a profiler can take the decode kernels out of a whole run (e.g.
+  // `ncu --nvtx --nvtx-include "lil.decode/"`, scripts/gpu_session.sh profile); without a tool attached a no-op.
+  struct StepRange {
+    StepRange() { nvtxRangePushA("lil.decode"); }
+    ~StepRange() { nvtxRangePop(); }
+  } step_range;
+#endif
   const int64_t rows = ids.size(0);
   const int64_t n_heads = config_.num_attention_heads, d = config_.head_dim;
   const double scale = softmax_scale();
@@ -118,7 +130,7 @@ at::Tensor CausalLM::decode_fused(const at::Tensor& ids, const at::Tensor& posit
       attn = cache.decode_attention(layer, r.q, r.k, r.v, positions, scale);
     }
     attn = attn.reshape({rows, n_heads * d}).contiguous();
-    if (!w.moe.defined() && w.mlp.gate_up.defined() && (last || layers_[l + 1].qkv_proj.defined())) {
+    if (gemv_chain() && !w.moe.defined() && w.mlp.gate_up.defined() && (last || layers_[l + 1].qkv_proj.defined())) {
       std::vector<ChainedLinear> chain(4);
       chain[0].w = w.o_proj;  // o_proj + residual
       chain[0].o.bias = w.o_bias;
