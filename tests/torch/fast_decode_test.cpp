@@ -87,6 +87,16 @@ void prefill_both(KVCache& ref, KVCache& got, const std::vector<int64_t>& prompt
   }
 }
 
+// Starts a fused cache layer from the reference layer's state: keys, values, positions, the scores (eviction
+// policies, InfLLM) when `scores`, and the named auxiliary tensors.
+void copy_state(LayerCache& to, const LayerCache& from, bool scores, std::initializer_list<const char*> aux = {}) {
+  to.keys.copy_(from.keys);
+  to.values.copy_(from.values);
+  to.positions.copy_(from.positions);
+  if (scores) to.scores.copy_(from.scores);
+  for (const char* name : aux) to.aux.at(name).copy_(from.aux.at(name));
+}
+
 }  // namespace
 
 TEST_CASE("Fused decode: split-attention plan covers the cache in chunks of whole warp rounds", "[fast]") {
@@ -253,10 +263,7 @@ TEST_CASE("Fused kernels: an eviction policy's decode step equals the shared cac
           for (int step = 0; step < 4; ++step) {
             INFO("step " << step);
             LayerCache& g = got.layer(0);
-            g.keys.copy_(r.keys);
-            g.values.copy_(r.values);
-            g.positions.copy_(r.positions);
-            g.scores.copy_(r.scores);
+            copy_state(g, r, true);
             at::Tensor qkv = at::randn({3, (hq + 2 * hkv) * d}, cuda(t));
             RopedQKV roped = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
             at::Tensor want = ref.decode_attention(0, roped.q, roped.k, roped.v, pos, scale);
@@ -302,11 +309,7 @@ TEST_CASE("Fused kernels: Quest's page choice and attention equal the shared cac
         LayerCache& g = got.layer(0);
         for (int step = 0; step < 4; ++step) {
           INFO("step " << step);
-          g.keys.copy_(r.keys);
-          g.values.copy_(r.values);
-          g.positions.copy_(r.positions);
-          g.aux.at("page_min").copy_(r.aux.at("page_min"));
-          g.aux.at("page_max").copy_(r.aux.at("page_max"));
+          copy_state(g, r, false, {"page_min", "page_max"});
           at::Tensor qkv = at::randn({3, (hq + 2 * hkv) * d}, cuda(t));
           RopedQKV roped = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
           at::Tensor want = ref.decode_attention(0, roped.q.to(at::kFloat), roped.k.to(at::kFloat),
@@ -357,10 +360,7 @@ TEST_CASE("Fused kernels: InfLLM's block choice, attention and score update equa
         const int steps = 4;
         for (int step = 0; step < steps; ++step) {
           INFO("step " << step);
-          g.keys.copy_(r.keys);
-          g.values.copy_(r.values);
-          g.positions.copy_(r.positions);
-          g.scores.copy_(r.scores);
+          copy_state(g, r, true);
           at::Tensor qkv = at::randn({3, (hq + 2 * hkv) * d}, cuda(t));
           RopedQKV roped = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
           at::Tensor want = ref.decode_attention(0, roped.q.to(at::kFloat), roped.k.to(at::kFloat),
