@@ -20,7 +20,8 @@
 #               value of one environment knob (LIL_AB_VAR, default LIL_GEMV_BLOCKS_PER_SM, over LIL_AB_VALUES,
 #               default "1 2"); lines tagged with the knob.
 #   profile:    Nsight Compute per-kernel times of fused (non-graph) decode steps (LIL_PROFILE_SHAPES, batch
-#               LIL_PROFILE_BATCH, default 1; kernels matching LIL_PROFILE_FILTER).
+#               LIL_PROFILE_BATCH, default 1; the kernels inside the steps' NVTX ranges that match
+#               LIL_PROFILE_FILTER, default all).
 #   profile-deep: Nsight Compute's full sections and per-instruction samples of one layer's kernels.
 #   bench-32k:  32k context, batch 8, the 1.5B shape: full, then LIL_32K_POLICIES (sink h2o tova quest infllm)
 #               at LIL_32K_BUDGETS (256 1024).
