@@ -221,6 +221,13 @@ __device__ void stage_rows(const T* x, const T* norm_w, float eps, T* norm_out, 
   __syncthreads();
 }
 
+// stage_rows for layer `a`: its m input rows (normalised when a norm is fused in) into xs.
+template <typename T, int MAXM>
+__device__ __forceinline__ void stage_layer(const GemvArgs& a, float* xs) {
+  stage_rows<T, MAXM>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
+                      static_cast<T*>(a.norm_out), xs, static_cast<int>(a.m), a.k);
+}
+
 // The weight rows of output row `row`: the row, and with SwiGLU its up row n rows further.
 template <typename T, int R>
 __device__ __forceinline__ void weight_rows(const GemvArgs& a, int64_t row, const T* (&rows)[R]) {
@@ -327,8 +334,7 @@ __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArg
   uint4 raw[P];
   preload_first<T, P>(a, raw);
   pdl_wait();
-  stage_rows<T, MAXM>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
-                      static_cast<T*>(a.norm_out), xs, static_cast<int>(a.m), a.k);
+  stage_layer<T, MAXM>(a, xs);
   pdl_trigger();  // only now: one kernel ahead at most
   gemv_rows<T, MAXM, SWIGLU, P>(a, xs, raw, nullptr);
 }
@@ -349,8 +355,7 @@ __global__ void __launch_bounds__(kThreads, kDefaultBlocksPerSm) gemv_chain_kern
   pdl_wait();
   for (int i = 0; i < c.links; ++i) {
     const GemvArgs& a = c.link[i];
-    stage_rows<T, MAXM>(static_cast<const T*>(a.x), static_cast<const T*>(a.norm_weight), a.eps,
-                        static_cast<T*>(a.norm_out), xs, static_cast<int>(a.m), a.k);
+    stage_layer<T, MAXM>(a, xs);
     if (i == 0) pdl_trigger();
     const GemvArgs* next = i + 1 < c.links ? &c.link[i + 1] : nullptr;
     if (a.swiglu) gemv_rows<T, MAXM, true, P>(a, xs, raw, next);
