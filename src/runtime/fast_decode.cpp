@@ -714,7 +714,6 @@ at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& w, const LinearOp
   return reference_linear(x, w, o);
 }
 
-
 std::vector<at::Tensor> fused_linear_chain(const at::Tensor& x, const std::vector<ChainedLinear>& links) {
   for (size_t i = 0; i < links.size(); ++i) {
     const int earlier = static_cast<int>(i);

@@ -34,6 +34,29 @@ void fuse_swiglu(SwiGluWeights& w) {
   w.gate_up = fuse({&w.gate_proj, &w.up_proj}, 0);
 }
 
+// The fused linear layers of a dense decoder layer: input norm + QKV (+ bias), post-attention norm + gate/up +
+// SwiGLU, down (+ bias) + residual. One description for the layer-by-layer path and the chain.
+LinearOptions qkv_options(const LayerWeights& w, double eps) {
+  LinearOptions o;
+  o.norm_weight = w.input_norm;
+  o.eps = eps;
+  o.bias = w.qkv_bias;
+  return o;
+}
+LinearOptions gate_up_options(const LayerWeights& w, double eps) {
+  LinearOptions o;
+  o.norm_weight = w.post_attention_norm;
+  o.eps = eps;
+  o.swiglu = true;
+  return o;
+}
+LinearOptions down_options(const LayerWeights& w, const at::Tensor& residual) {
+  LinearOptions o;
+  o.bias = w.mlp.down_bias;
+  o.residual = residual;
+  return o;
+}
+
 }  // namespace
 
 bool CausalLM::fused_decode() const { return fused_decode_ && fused_kernels_available(embed_tokens_); }
@@ -67,26 +90,14 @@ at::Tensor CausalLM::feed_forward_fused(int64_t layer, const at::Tensor& residua
     return residual + moe_forward(w.moe, x, top_k, config_.norm_topk_prob);
   }
   if (!w.mlp.gate_up.defined()) return residual + swiglu(w.mlp, fused_rms_norm(residual, w.post_attention_norm, eps));
-  LinearOptions up;
-  up.norm_weight = w.post_attention_norm;
-  up.eps = eps;
-  up.swiglu = true;
-  LinearOptions down;
-  down.bias = w.mlp.down_bias;
-  down.residual = residual;
-  return fused_linear(fused_linear(residual, w.mlp.gate_up, up), w.mlp.down_proj, down);
+  return fused_linear(fused_linear(residual, w.mlp.gate_up, gate_up_options(w, eps)), w.mlp.down_proj,
+                      down_options(w, residual));
 }
 
 at::Tensor CausalLM::qkv_fused(int64_t layer, const at::Tensor& x) const {
   const LayerWeights& w = this->layer(layer);
   const double eps = config_.rms_norm_eps;
-  if (w.qkv_proj.defined()) {
-    LinearOptions o;
-    o.norm_weight = w.input_norm;
-    o.eps = eps;
-    o.bias = w.qkv_bias;
-    return fused_linear(x, w.qkv_proj, o);
-  }
+  if (w.qkv_proj.defined()) return fused_linear(x, w.qkv_proj, qkv_options(w, eps));
   at::Tensor h = fused_rms_norm(x, w.input_norm, eps);
   auto lin = [&](const at::Tensor& weight, const at::Tensor& bias) {
     return bias.defined() ? at::linear(h, weight, bias) : at::linear(h, weight);
@@ -136,25 +147,15 @@ at::Tensor CausalLM::decode_fused(const at::Tensor& ids, const at::Tensor& posit
       chain[0].o.bias = w.o_bias;
       chain[0].o.residual = x;
       chain[1].w = w.mlp.gate_up;  // norm + gate/up + SwiGLU
-      chain[1].o.norm_weight = w.post_attention_norm;
-      chain[1].o.eps = eps;
-      chain[1].o.swiglu = true;
+      chain[1].o = gate_up_options(w, eps);
       chain[1].input = 0;
-      chain[2].w = w.mlp.down_proj;  // down + residual
-      chain[2].o.bias = w.mlp.down_bias;
+      chain[2].w = w.mlp.down_proj;  // down + residual (link 0's output)
+      chain[2].o = down_options(w, at::Tensor());
       chain[2].input = 1;
       chain[2].residual = 0;
       chain[3].input = 2;  // the next layer's norm + QKV, or the final norm + lm_head
-      if (last) {
-        chain[3].w = lm_head_;
-        chain[3].o = head;
-      } else {
-        const LayerWeights& next = layers_[l + 1];
-        chain[3].w = next.qkv_proj;
-        chain[3].o.norm_weight = next.input_norm;
-        chain[3].o.eps = eps;
-        chain[3].o.bias = next.qkv_bias;
-      }
+      chain[3].w = last ? lm_head_ : layers_[l + 1].qkv_proj;
+      chain[3].o = last ? head : qkv_options(layers_[l + 1], eps);
       std::vector<at::Tensor> outs = fused_linear_chain(attn, chain);
       if (last) return outs[3];
       x = outs[2];
