@@ -253,15 +253,16 @@ fi
 
 if has profile-deep; then
   # Nsight Compute's full section set (stall reasons, memory chart, source-level samples) on one decode layer's
-  # kernels of the 1k steps, batch 1, for the shapes in LIL_PROFILE_SHAPES: where a kernel's fixed cost goes.
-  # LIL_DEEP_FILTER picks the kernels, LIL_DEEP_SKIP skips the warm-up run's launches of them.
+  # kernels of the 1k steps, batch LIL_DEEP_BATCH (default 1), for the shapes in LIL_PROFILE_SHAPES: where a
+  # kernel's time goes. LIL_DEEP_FILTER picks the kernels, LIL_DEEP_SKIP skips the warm-up run's launches of them
+  # (the warm-up decodes 3 steps of one sequence).
   for shape in ${LIL_PROFILE_SHAPES:-qwen2-1.5b}; do
     log "deep profile of $shape -> $out/deep-$shape.*"
     rm -f "/tmp/deep-$shape.ncu-rep"
     timeout 300 ncu --set full --import-source yes -k "regex:${LIL_DEEP_FILTER:-attention|gemv}" \
       --launch-skip "${LIL_DEEP_SKIP:-1500}" --launch-count "${LIL_DEEP_COUNT:-12}" -o "/tmp/deep-$shape" \
-      ./build-gpu/lil bench --random-weights --device cuda --shape "$shape" --context 1024 --batch 1 \
-      --new-tokens 16 --mode fused > "$out/deep-$shape.err" 2>&1
+      ./build-gpu/lil bench --random-weights --device cuda --shape "$shape" --context 1024 \
+      --batch "${LIL_DEEP_BATCH:-1}" --new-tokens 16 --mode fused > "$out/deep-$shape.err" 2>&1
     ncu -i "/tmp/deep-$shape.ncu-rep" --page details > "$out/deep-$shape-details.txt" 2>&1
     ncu -i "/tmp/deep-$shape.ncu-rep" --page source --csv --print-source sass 2>&1 | xz -6 > "$out/deep-$shape-sass.csv.xz"
     grep -E '^  [a-z_]+.*\(|Duration|Warp Cycles Per Issued|Stall|Registers Per|Achieved Occupancy' \

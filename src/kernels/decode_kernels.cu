@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <utility>
 
 namespace lil::kernels {
 
@@ -83,6 +84,12 @@ __global__ void rope_append_kernel(RopeAppendArgs a) {
 constexpr int kAttnWarps = 4;
 constexpr int kAttnMaxGroup = 8;  // query heads per KV head; kernels are built for 1, 2, 4 and 8
 constexpr int kAttnUnroll = 4;
+// f(std::integral_constant<int, 0>()), f(..1..), ... while f returns true: a loop over I whose body sees I
+// as a constant (register arrays indexed by it stay in registers).
+template <int... I, typename F>
+__device__ __forceinline__ void unrolled_while(std::integer_sequence<int, I...>, F&& f) {
+  (void)(f(std::integral_constant<int, I>()) && ...);
+}
 
 // Output of query head bh (= b * Hq + head) from the splits' partials, one block of D threads. Every load that
 // does not depend on another goes out first: each thread's first kCombineBatch partial values of its dimension
@@ -358,6 +365,46 @@ __device__ int64_t choose_victim(const DecodeAttentionArgs& a, int64_t row, int6
   return first_empty != kNone ? first_empty : best_slot;
 }
 
+// The block's partial for its split (b, h, split), from each warp's maximum (base 2), denominator and output
+// per query head of the group in shared memory (written before a __syncthreads): per head, the block's maximum,
+// the warps' scales to it and the block's denominator (one thread per head), then each output dimension is a
+// sum of the warps' accumulators times those scales.
+template <int D, int kMaxGroup>
+__device__ void write_block_partial(const DecodeAttentionArgs& a, int64_t b, int64_t h, int64_t split,
+                                    const float (*sm_m)[kMaxGroup], const float (*sm_l)[kMaxGroup],
+                                    const float (*sm_acc)[kMaxGroup][D]) {
+  const int64_t group = a.n_q_heads / a.n_kv_heads;
+  __shared__ float sm_scale[kAttnWarps][kMaxGroup], sm_big[kMaxGroup], sm_sum[kMaxGroup];
+  if (threadIdx.x < group) {
+    const int g = threadIdx.x;
+    float big = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kAttnWarps; ++w) big = fmaxf(big, sm_m[w][g]);
+    float sum = 0.f;
+#pragma unroll
+    for (int w = 0; w < kAttnWarps; ++w) {
+      const float sc = sm_m[w][g] == -INFINITY ? 0.f : exp2f(sm_m[w][g] - big);
+      sm_scale[w][g] = sc;
+      sum += sm_l[w][g] * sc;
+    }
+    sm_big[g] = big;
+    sm_sum[g] = sum;
+  }
+  __syncthreads();
+  for (int64_t idx = threadIdx.x; idx < group * D; idx += blockDim.x) {
+    const int64_t g = idx / D, d = idx % D;
+    float out = 0.f;
+#pragma unroll
+    for (int w = 0; w < kAttnWarps; ++w) out += sm_acc[w][g][d] * sm_scale[w][g];
+    float* part = a.partial + ((b * a.n_q_heads + h * group + g) * a.splits + split) * (D + 2);
+    part[d] = out;
+    if (d == 0) {
+      part[D] = sm_big[g];
+      part[D + 1] = sm_sum[g];
+    }
+  }
+}
+
 // One block per (split, KV head, sequence); each warp takes kAttnUnroll (U) consecutive tokens per iteration,
 // each lane D / 32 dimensions of them.
 // - Latency: the dependent memory round trips before the first score are two: the first iteration's keys and
@@ -592,38 +639,248 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
 #pragma unroll
     for (int e = 0; e < kPerLane; ++e) sm_acc[warp][g][lane * kPerLane + e] = acc[g][e];
   }
-  // Per head: the block's maximum, the warps' scales to it and the block's denominator (one thread per head),
-  // then each output dimension is a sum of the warps' accumulators times those scales.
-  __shared__ float sm_scale[kAttnWarps][kMaxGroup], sm_big[kMaxGroup], sm_sum[kMaxGroup];
   __syncthreads();
-  if (threadIdx.x < group) {
-    const int g = threadIdx.x;
-    float big = -INFINITY;
+  write_block_partial<D, kMaxGroup>(a, b, h, split, sm_m, sm_l, sm_acc);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// `full` attention on the tensor cores, for bf16 / fp16 caches: attention_split_kernel's grid, chunks and
+// partials (the combine kernel is the same), but each warp takes tiles of kTile = 16 tokens and computes with
+// mma.m16n8k16 (float accumulation)
+//   S^T [16 tokens x 8 heads] = K [16 x D] Q^T [D x 8]        (the group's query heads, zeros past the group)
+//   O^T [D x 8 heads]        += V^T [D x 16] P^T [16 x 8]      (P: the tile's probabilities rounded to T)
+// instead of ~120 scalar instructions per token: at batch 32 the scalar kernel is bound by its instruction issue,
+// not by memory. Lane (r = lane / 4, t = lane % 4) loads 16 bytes of tokens r and r + 8 of a tile at dimensions
+// 32 c + 8 t .. + 8 of every 32-dimension chunk c, for K and V alike, and its query head r the same way. A dot
+// product does not depend on the order of its terms, so K's and Q's fragments take those dimensions in that
+// order (k-step 2c + s: elements 4s .. 4s + 3), and RoPE's pairs (d, d + D/2) stay within a lane. V^T's and
+// P^T's fragments are 8x8 transposes in registers (movmatrix). The rounding is the split kernel's (the query is
+// RoPE'd in float and rounded to T, which it is there too) except P's, rounded to T before P V as Hugging
+// Face's eager attention does (softmax in float32, then cast to the model dtype).
+constexpr int kTile = 16;
+constexpr int kMmaHeads = 8;  // the N of the tiles: a group of up to 8 query heads
+
+// Lane t's 16 bytes of each 32-dimension chunk of a row of D elements: dimensions 32 c + 8 t .. + 8.
+template <typename T, int D>
+__device__ __forceinline__ void load_chunks(const T* row, int t, uint4 (&x)[D / 32]) {
 #pragma unroll
-    for (int w = 0; w < kAttnWarps; ++w) big = fmaxf(big, sm_m[w][g]);
-    float sum = 0.f;
+  for (int c = 0; c < D / 32; ++c) x[c] = *reinterpret_cast<const uint4*>(row + c * 32 + t * 8);
+}
+
+// RoPE of a lane's chunks (load_chunks' dimensions, as float), rounded as rope_lane rounds: dimension d's
+// rotate_half partner d +- D/2 is element e of chunk c +- D/64, the same lane's.
+template <typename T, int D>
+__device__ __forceinline__ void rope_chunks(float (&x)[D / 32][8], const float (&cs)[D / 32][8],
+                                            const float (&sn)[D / 32][8]) {
+  constexpr int C = D / 32, H = C / 2;
+  float out[C][8];
 #pragma unroll
-    for (int w = 0; w < kAttnWarps; ++w) {
-      const float sc = sm_m[w][g] == -INFINITY ? 0.f : exp2f(sm_m[w][g] - big);
-      sm_scale[w][g] = sc;
-      sum += sm_l[w][g] * sc;
+  for (int c = 0; c < C; ++c) {
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      const float rot = c < H ? -x[(c + H) % C][e] : x[(c + H) % C][e];
+      out[c][e] = round_to<T>(round_to<T>(x[c][e] * cs[c][e]) + round_to<T>(rot * sn[c][e]));
     }
-    sm_big[g] = big;
-    sm_sum[g] = sum;
+  }
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+#pragma unroll
+    for (int e = 0; e < 8; ++e) x[c][e] = out[c][e];
+  }
+}
+
+__device__ __forceinline__ uint32_t word(const uint4& v, int i) {
+  return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_mma_kernel(DecodeAttentionArgs a) {
+  pdl_wait();
+  pdl_trigger();
+  constexpr int C = D / 32;       // 32-dimension chunks
+  constexpr int kSteps = D / 16;  // k-steps of S^T, m-tiles of O^T
+  const int64_t split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, r = lane / 4, t = lane % 4;
+  const int64_t hq = a.n_q_heads, hkv = a.n_kv_heads, group = hq / hkv;
+  const int64_t start = split * a.chunk;
+  const int64_t chunk_end = start + a.chunk < a.capacity ? start + a.chunk : a.capacity;
+  T* const keys = static_cast<T*>(a.k) + (b * hkv + h) * a.capacity * D;
+  T* const values = static_cast<T*>(a.v) + (b * hkv + h) * a.capacity * D;
+  // A tile's tokens r and r + 8 (rows past the chunk load its last row, ignored).
+  auto load_tile = [&](int64_t at, uint4 (&k)[2][C], uint4 (&v)[2][C]) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int64_t j = at + r + 8 * half < chunk_end ? at + r + 8 * half : chunk_end - 1;
+      load_chunks<T, D>(keys + j * D, t, k[half]);
+      load_chunks<T, D>(values + j * D, t, v[half]);
+    }
+  };
+  constexpr int64_t kStride = kAttnWarps * kTile;
+  int64_t base = start + warp * kTile;
+  uint4 k_ring[2][2][C], v_ring[2][2][C];  // the tile being scored and the next one, in flight
+  load_tile(base, k_ring[0], v_ring[0]);  // speculative: before the position is read
+
+  // The token: query head r of the group (head 0 past the group, zeroed below), its key and value, the RoPE
+  // tables at its position.
+  const T* tok = static_cast<const T*>(a.qkv) + b * (hq + 2 * hkv) * D;
+  uint4 q_raw[C], k_raw[C], v_raw[C], cs_raw[C], sn_raw[C];
+  load_chunks<T, D>(tok + (h * group + (r < group ? r : 0)) * D, t, q_raw);
+  load_chunks<T, D>(tok + (hq + h) * D, t, k_raw);
+  load_chunks<T, D>(tok + (hq + hkv + h) * D, t, v_raw);
+  const int64_t pos = a.positions[b];
+  load_chunks<T, D>(static_cast<const T*>(a.cos) + pos * D, t, cs_raw);
+  load_chunks<T, D>(static_cast<const T*>(a.sin) + pos * D, t, sn_raw);
+  float qf[C][8], kf[C][8], cs[C][8], sn[C][8];
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+    unpack(q_raw[c], qf[c], static_cast<T*>(nullptr));
+    unpack(k_raw[c], kf[c], static_cast<T*>(nullptr));
+    unpack(cs_raw[c], cs[c], static_cast<T*>(nullptr));
+    unpack(sn_raw[c], sn[c], static_cast<T*>(nullptr));
+  }
+  rope_chunks<T, D>(qf, cs, sn);
+  rope_chunks<T, D>(kf, cs, sn);
+  // Q^T's fragments (the B operand; exact: the RoPE'd values are T's): k-step 2c + s, elements 4s .. 4s + 3.
+  uint32_t qb[kSteps][2];
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+#pragma unroll
+    for (int s = 0; s < 2; ++s) {
+      qb[2 * c + s][0] = r < group ? pack2<T>(qf[c][4 * s], qf[c][4 * s + 1]) : 0u;
+      qb[2 * c + s][1] = r < group ? pack2<T>(qf[c][4 * s + 2], qf[c][4 * s + 3]) : 0u;
+    }
+  }
+  // The slot the token goes to (slot i holds position i) and the end of the slots this block attends.
+  const int64_t len = pos + 1 < a.capacity ? pos + 1 : a.capacity;
+  const int64_t slot = len - 1, end = chunk_end < len ? chunk_end : len;
+  __shared__ __align__(16) T new_k[D], new_v[D];
+  const bool owns_slot = slot >= start && slot < end;  // the same for the whole block
+  if (owns_slot) {
+    if (warp == 0 && r == 0) {  // lanes 0..3 hold every dimension once
+#pragma unroll
+      for (int c = 0; c < C; ++c) {
+        const uint4 kp = make_uint4(pack2<T>(kf[c][0], kf[c][1]), pack2<T>(kf[c][2], kf[c][3]),
+                                    pack2<T>(kf[c][4], kf[c][5]), pack2<T>(kf[c][6], kf[c][7]));
+        *reinterpret_cast<uint4*>(keys + slot * D + c * 32 + t * 8) = kp;
+        *reinterpret_cast<uint4*>(values + slot * D + c * 32 + t * 8) = v_raw[c];
+        *reinterpret_cast<uint4*>(new_k + c * 32 + t * 8) = kp;
+        *reinterpret_cast<uint4*>(new_v + c * 32 + t * 8) = v_raw[c];
+      }
+      if (t == 0 && a.slot_positions != nullptr) a.slot_positions[(b * hkv + h) * a.capacity + slot] = pos;
+    }
+    __syncthreads();  // the cache writes and new_k/new_v are visible to the block from here on
+  }
+  constexpr float kLog2e = 1.4426950408889634f;
+  const float q_scale = a.softmax_scale * kLog2e;  // scores in base 2
+  // Heads 2t and 2t + 1: running maximum (the same in the lanes of a head) and this lane's share of the
+  // denominator. acc[i]: m-tile i of O^T, c0 c1 = dimension row r, heads 2t, 2t + 1; c2 c3 = row r + 8.
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+  float acc[kSteps][4];
+#pragma unroll
+  for (int i = 0; i < kSteps; ++i) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[i][e] = 0.f;
+  }
+  for (; base < end; base += 2 * kStride) {
+    unrolled_while(std::make_integer_sequence<int, 2>(), [&](auto ring_tag) -> bool {
+      constexpr int cur = decltype(ring_tag)::value;
+      const int64_t at = base + cur * kStride;
+      if (at >= end) return false;
+      if (at + kStride < end) load_tile(at + kStride, k_ring[1 - cur], v_ring[1 - cur]);
+      uint4(&kt)[2][C] = k_ring[cur];
+      uint4(&vt)[2][C] = v_ring[cur];
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int64_t j = at + r + 8 * half;
+        if (owns_slot && j == slot) {  // maybe loaded before the append: take the new token's
+#pragma unroll
+          for (int c = 0; c < C; ++c) {
+            kt[half][c] = *reinterpret_cast<const uint4*>(new_k + c * 32 + t * 8);
+            vt[half][c] = *reinterpret_cast<const uint4*>(new_v + c * 32 + t * 8);
+          }
+        }
+        if (j >= end) {  // past the sequence: zeros, not whatever the slot holds (0 x NaN is NaN)
+#pragma unroll
+          for (int c = 0; c < C; ++c) vt[half][c] = make_uint4(0u, 0u, 0u, 0u);
+        }
+      }
+      float s[4] = {0.f, 0.f, 0.f, 0.f};  // s0 s1: token at + r, heads 2t, 2t + 1; s2 s3: token at + r + 8
+#pragma unroll
+      for (int c = 0; c < C; ++c) {
+#pragma unroll
+        for (int k = 0; k < 2; ++k) {
+          mma16816<T>(s, word(kt[0][c], 2 * k), word(kt[1][c], 2 * k), word(kt[0][c], 2 * k + 1),
+                      word(kt[1][c], 2 * k + 1), qb[2 * c + k][0], qb[2 * c + k][1]);
+        }
+      }
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[e] = at + r + 8 * (e / 2) < end ? s[e] * q_scale : -INFINITY;
+      float rescale[2], p[4];
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {  // token at is always attended: the tile maximum is finite
+        float tile_max = fmaxf(s[e], s[e + 2]);
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 4));
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 8));
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 16));
+        const float m_new = fmaxf(m[e], tile_max);
+        rescale[e] = exp2f(m[e] - m_new);  // 0 on the first tile (m = -inf)
+        p[e] = exp2f(s[e] - m_new);
+        p[e + 2] = exp2f(s[e + 2] - m_new);
+        l[e] = l[e] * rescale[e] + p[e] + p[e + 2];
+        m[e] = m_new;
+      }
+      // P^T's fragments: the 8x8 blocks (tokens 0-7 | 8-15) x heads, transposed.
+      const uint32_t pb0 = transpose8x8(pack2<T>(p[0], p[1])), pb1 = transpose8x8(pack2<T>(p[2], p[3]));
+#pragma unroll
+      for (int i = 0; i < kSteps; ++i) {
+        acc[i][0] *= rescale[0];
+        acc[i][1] *= rescale[1];
+        acc[i][2] *= rescale[0];
+        acc[i][3] *= rescale[1];
+      }
+      // m-tile 2c + u of O^T: rows 0-7 are the dimensions of word 2u of the lanes' chunk c (row x: dimension
+      // 32 c + 8 (x / 2) + 4u + x % 2), rows 8-15 those of word 2u + 1; V^T's fragments are those words of the
+      // tile's two halves, transposed.
+#pragma unroll
+      for (int c = 0; c < C; ++c) {
+#pragma unroll
+        for (int u = 0; u < 2; ++u) {
+          mma16816<T>(acc[2 * c + u], transpose8x8(word(vt[0][c], 2 * u)), transpose8x8(word(vt[0][c], 2 * u + 1)),
+                      transpose8x8(word(vt[1][c], 2 * u)), transpose8x8(word(vt[1][c], 2 * u + 1)), pb0, pb1);
+        }
+      }
+      return true;
+    });
+  }
+  // Combine the warps of the block: a head's denominator is the sum of its 8 lanes' shares.
+#pragma unroll
+  for (int e = 0; e < 2; ++e) {
+    l[e] += __shfl_xor_sync(0xffffffffu, l[e], 4);
+    l[e] += __shfl_xor_sync(0xffffffffu, l[e], 8);
+    l[e] += __shfl_xor_sync(0xffffffffu, l[e], 16);
+  }
+  __shared__ float sm_m[kAttnWarps][kMmaHeads], sm_l[kAttnWarps][kMmaHeads];
+  __shared__ float sm_acc[kAttnWarps][kMmaHeads][D];
+  if (r == 0) {
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      sm_m[warp][2 * t + e] = m[e];
+      sm_l[warp][2 * t + e] = l[e];
+    }
+  }
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int dim = 32 * c + 8 * (r / 2) + 2 * (2 * u + e / 2) + r % 2;
+        sm_acc[warp][2 * t + e % 2][dim] = acc[2 * c + u][e];
+      }
+    }
   }
   __syncthreads();
-  for (int64_t idx = threadIdx.x; idx < group * D; idx += blockDim.x) {
-    const int64_t g = idx / D, d = idx % D;
-    float out = 0.f;
-#pragma unroll
-    for (int w = 0; w < kAttnWarps; ++w) out += sm_acc[w][g][d] * sm_scale[w][g];
-    float* part = a.partial + ((b * hq + h * group + g) * a.splits + split) * (D + 2);
-    part[d] = out;
-    if (d == 0) {
-      part[D] = sm_big[g];
-      part[D + 1] = sm_sum[g];
-    }
-  }
+  write_block_partial<D, kMmaHeads>(a, b, h, split, sm_m, sm_l, sm_acc);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1118,10 +1375,19 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
       const size_t pages_smem = M == kGather ? static_cast<size_t>(args.chunk / args.page_size + 2) * sizeof(int32_t) : 0;
       by_shape(args.head_dim, group, [&](auto d, auto g) {
         constexpr int D = decltype(d)::value;
-        launch_dependent(attention_split_kernel<T, D, decltype(g)::value, M>, grid, dim3(kAttnWarps * 32), pages_smem,
-                         s, args);
-        launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D),
-                         2 * static_cast<size_t>(args.splits) * sizeof(float), s, args);
+        constexpr int G = decltype(g)::value;
+        const dim3 block(kAttnWarps * 32);
+        const size_t combine_smem = 2 * static_cast<size_t>(args.splits) * sizeof(float);
+        if constexpr (M == kFull && !std::is_same_v<T, float>) {
+          if (args.tensor_cores) {
+            launch_dependent(attention_mma_kernel<T, D>, grid, block, 0, s, args);
+          } else {
+            launch_dependent(attention_split_kernel<T, D, G, M>, grid, block, pages_smem, s, args);
+          }
+        } else {
+          launch_dependent(attention_split_kernel<T, D, G, M>, grid, block, pages_smem, s, args);
+        }
+        launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D), combine_smem, s, args);
       });
     };
     if (args.evict) split(std::integral_constant<int, kEvict>());

@@ -217,6 +217,7 @@ kernels::DecodeAttentionArgs attention_args(const char* who, const at::Tensor& q
   a.capacity = capacity;
   a.splits = decode_attention_splits(rows, n_kv, span > 0 ? span : capacity, &a.chunk);
   a.softmax_scale = static_cast<float>(softmax_scale);
+  a.tensor_cores = tensor_core_attention();
   return a;
 }
 
@@ -585,15 +586,18 @@ at::Tensor reference_linear(const at::Tensor& x, const at::Tensor& w, const Line
 }
 
 namespace {
-// An off-by-default kernel choice: the environment variable set to 1 turns it on (read once), set() decides.
+// A kernel choice: the environment variable set to 1 / 0 turns it on / off (read once), else the default;
+// set() decides.
 struct KernelSwitch {
   const char* env_name;
+  bool default_on = false;
   std::atomic<int> state{-1};  // -1 until decided, else 0 / 1
   bool on() {
     int v = state.load();
     if (v < 0) {
       const char* env = std::getenv(env_name);
-      v = env != nullptr && std::string(env) == "1" ? 1 : 0;
+      const std::string e = env != nullptr ? env : "";
+      v = e == "1" ? 1 : e == "0" ? 0 : default_on ? 1 : 0;
       state.store(v);
     }
     return v == 1;
@@ -602,12 +606,15 @@ struct KernelSwitch {
 };
 KernelSwitch g_tensor_core_linear{"LIL_MMA_LINEAR"};
 KernelSwitch g_gemv_chain{"LIL_GEMV_CHAIN"};
+KernelSwitch g_tensor_core_attention{"LIL_ATTN_MMA", true};
 }  // namespace
 
 bool tensor_core_linear() { return g_tensor_core_linear.on(); }
 void set_tensor_core_linear(bool on) { g_tensor_core_linear.set(on); }
 bool gemv_chain() { return g_gemv_chain.on(); }
 void set_gemv_chain(bool on) { g_gemv_chain.set(on); }
+bool tensor_core_attention() { return g_tensor_core_attention.on(); }
+void set_tensor_core_attention(bool on) { g_tensor_core_attention.set(on); }
 
 int64_t fused_linear_max_rows(c10::ScalarType dtype) {
 #ifdef LIL_WITH_CUDA

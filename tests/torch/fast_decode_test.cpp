@@ -54,6 +54,19 @@ double tolerance(c10::ScalarType t, const at::Tensor& ref) {
 
 const std::vector<c10::ScalarType> kTypes = {at::kFloat, at::kBFloat16, at::kHalf};
 
+// Sets one of the kernel switches (tensor_core_linear, gemv_chain, tensor_core_attention) for a test's scope.
+template <bool (*Get)(), void (*Set)(bool)>
+struct KernelSetting {
+  bool was = Get();
+  explicit KernelSetting(bool on) { Set(on); }
+  ~KernelSetting() { Set(was); }
+  KernelSetting(const KernelSetting&) = delete;
+  KernelSetting& operator=(const KernelSetting&) = delete;
+};
+using TensorCoreLinearSetting = KernelSetting<tensor_core_linear, set_tensor_core_linear>;
+using GemvChainSetting = KernelSetting<gemv_chain, set_gemv_chain>;
+using TensorCoreAttentionSetting = KernelSetting<tensor_core_attention, set_tensor_core_attention>;
+
 std::string type_name(c10::ScalarType t) { return c10::toString(t); }
 
 // RoPE tables as the model builds them: [P, D] cos/sin of position x inverse frequency.
@@ -181,37 +194,45 @@ TEST_CASE("Fused kernels: RMSNorm, RoPE and SwiGLU equal their ATen twins", "[fa
 TEST_CASE("Fused kernels: full-policy decode attention equals dense attention over the written cache", "[fast][cuda]") {
   if (!cuda_ready()) return;
   at::manual_seed(12);
-  for (auto t : kTypes) {
-    for (auto [hq, hkv, d] :
-         std::vector<std::tuple<int64_t, int64_t, int64_t>>{{32, 8, 128}, {12, 2, 128}, {16, 16, 128}, {8, 4, 64}}) {
-      for (int64_t capacity : {70, 1100, 5000}) {
-        INFO("dtype " << type_name(t) << ", heads " << hq << "/" << hkv << ", head_dim " << d << ", capacity " << capacity);
-        const int64_t rows = 3;
-        auto [cos, sin] = rope_tables(capacity, d, t);
-        at::Tensor k_cache = at::randn({rows, hkv, capacity, d}, cuda(t));
-        at::Tensor v_cache = at::randn({rows, hkv, capacity, d}, cuda(t));
-        at::Tensor slot_pos = at::full({rows, hkv, capacity}, -1, cuda(at::kLong));
-        at::Tensor qkv = at::randn({rows, (hq + 2 * hkv) * d}, cuda(t));
-        at::Tensor pos = at::tensor(std::vector<int64_t>{0, capacity / 2, capacity - 1}, cuda(at::kLong));
-        const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-        // Reference: RoPE, write the token into copies of the caches, attend densely.
-        RopedQKV r = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
-        at::Tensor k_ref = k_cache.clone(), v_ref = v_cache.clone();
-        for (int64_t b = 0; b < rows; ++b) {
-          const int64_t p = pos[b].item<int64_t>();
-          k_ref[b].select(1, p).copy_(r.k[b]);
-          v_ref[b].select(1, p).copy_(r.v[b]);
-        }
-        at::Tensor ref = reference_full_attention(r.q, k_ref, v_ref, pos, scale);
-        int64_t chunk = 0;
-        const int64_t splits = decode_attention_splits(rows, hkv, capacity, &chunk);
-        at::Tensor scratch = at::empty({decode_attention_scratch(rows, hq, d, splits)}, cuda(at::kFloat));
-        at::Tensor got = fused_full_decode(qkv, cos, sin, pos, k_cache, v_cache, slot_pos, scratch, hq, scale);
-        CHECK(max_abs_diff(k_cache, k_ref) <= tolerance(t, k_ref));
-        CHECK(max_abs_diff(v_cache, v_ref) == 0);
-        CHECK(max_abs_diff(got, ref) <= tolerance(t, ref));
-        for (int64_t b = 0; b < rows; ++b) {
-          CHECK(slot_pos[b].select(1, pos[b].item<int64_t>()).eq(pos[b]).all().item<bool>());
+  // bf16 / fp16 caches: the tensor-core kernel (the default) and the scalar one; float32: the scalar one.
+  for (bool tensor_cores : {true, false}) {
+    TensorCoreAttentionSetting setting(tensor_cores);
+    for (auto t : kTypes) {
+      for (auto [hq, hkv, d] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+               {32, 8, 128}, {12, 2, 128}, {16, 16, 128}, {8, 4, 64}, {56, 7, 128}, {16, 2, 64}}) {
+        for (int64_t capacity : {70, 1100, 5000}) {
+          INFO("dtype " << type_name(t) << ", tensor cores " << tensor_cores << ", heads " << hq << "/" << hkv
+                        << ", head_dim " << d << ", capacity " << capacity);
+          const int64_t rows = 3;
+          auto [cos, sin] = rope_tables(capacity, d, t);
+          at::Tensor k_cache = at::randn({rows, hkv, capacity, d}, cuda(t));
+          at::Tensor v_cache = at::randn({rows, hkv, capacity, d}, cuda(t));
+          at::Tensor slot_pos = at::full({rows, hkv, capacity}, -1, cuda(at::kLong));
+          at::Tensor qkv = at::randn({rows, (hq + 2 * hkv) * d}, cuda(t));
+          at::Tensor pos = at::tensor(std::vector<int64_t>{0, capacity / 2, capacity - 1}, cuda(at::kLong));
+          const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+          // Reference: RoPE, write the token into copies of the caches, attend densely.
+          RopedQKV r = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
+          at::Tensor k_ref = k_cache.clone(), v_ref = v_cache.clone();
+          for (int64_t b = 0; b < rows; ++b) {
+            const int64_t p = pos[b].item<int64_t>();
+            k_ref[b].select(1, p).copy_(r.k[b]);
+            v_ref[b].select(1, p).copy_(r.v[b]);
+          }
+          at::Tensor ref = reference_full_attention(r.q, k_ref, v_ref, pos, scale);
+          int64_t chunk = 0;
+          const int64_t splits = decode_attention_splits(rows, hkv, capacity, &chunk);
+          at::Tensor scratch = at::empty({decode_attention_scratch(rows, hq, d, splits)}, cuda(at::kFloat));
+          at::Tensor got = fused_full_decode(qkv, cos, sin, pos, k_cache, v_cache, slot_pos, scratch, hq, scale);
+          CHECK(max_abs_diff(k_cache, k_ref) <= tolerance(t, k_ref));
+          CHECK(max_abs_diff(v_cache, v_ref) == 0);
+          CHECK(max_abs_diff(got, ref) <= tolerance(t, ref));
+          for (int64_t b = 0; b < rows; ++b) {
+            CHECK(slot_pos[b].select(1, pos[b].item<int64_t>()).eq(pos[b]).all().item<bool>());
+          }
+          // The same step again on the same scratch gives the same output.
+          at::Tensor again = fused_full_decode(qkv, cos, sin, pos, k_cache, v_cache, slot_pos, scratch, hq, scale);
+          CHECK(max_abs_diff(again, got) == 0);
         }
       }
     }
@@ -388,17 +409,6 @@ TEST_CASE("Fused kernels: InfLLM's block choice, attention and score update equa
   }
 }
 
-// Sets one of the kernel switches (tensor_core_linear, gemv_chain) for a test's scope.
-template <bool (*Get)(), void (*Set)(bool)>
-struct KernelSetting {
-  bool was = Get();
-  explicit KernelSetting(bool on) { Set(on); }
-  ~KernelSetting() { Set(was); }
-  KernelSetting(const KernelSetting&) = delete;
-  KernelSetting& operator=(const KernelSetting&) = delete;
-};
-using TensorCoreLinearSetting = KernelSetting<tensor_core_linear, set_tensor_core_linear>;
-using GemvChainSetting = KernelSetting<gemv_chain, set_gemv_chain>;
 
 TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, residual fused) equals its ATen twin",
           "[fast][cuda]") {
