@@ -74,12 +74,13 @@ __device__ __forceinline__ void unpack(const uint4& v, float (&out)[8], float*) 
   out[3] = __uint_as_float(v.w);
 }
 
-// Tensor-core pieces (Hopper builds; the kernels that use them are launched only there).
+// Tensor-core pieces (sm_80 and later; lil's CUDA builds target sm_90a). On an older architecture they trap
+// rather than compute something else.
 // d += a b for one m16n8k16 tile of T (bf16 or fp16) with float accumulation, in the PTX fragment layouts.
 template <typename T>
 __device__ __forceinline__ void mma16816(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
                                          uint32_t b0, uint32_t b1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   if constexpr (std::is_same_v<T, __half>) {
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
@@ -93,6 +94,8 @@ __device__ __forceinline__ void mma16816(float (&d)[4], uint32_t a0, uint32_t a1
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
   }
+#elif defined(__CUDA_ARCH__)
+  __trap();
 #endif
 }
 
@@ -112,11 +115,12 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
 // columns 2 (l % 4) and 2 (l % 4) + 1): lane l gets row l / 4 of the transpose.
 __device__ __forceinline__ uint32_t transpose8x8(uint32_t x) {
   uint32_t y = 0;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(y) : "r"(x));
-#else
-  y = x;
+#elif defined(__CUDA_ARCH__)
+  __trap();
 #endif
+  (void)x;
   return y;
 }
 

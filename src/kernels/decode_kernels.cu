@@ -654,11 +654,13 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
 // 32 c + 8 t .. + 8 of every 32-dimension chunk c, for K and V alike, and its query head r the same way. A dot
 // product does not depend on the order of its terms, so K's and Q's fragments take those dimensions in that
 // order (k-step 2c + s: elements 4s .. 4s + 3), and RoPE's pairs (d, d + D/2) stay within a lane. V^T's and
-// P^T's fragments are 8x8 transposes in registers (movmatrix). The rounding is the split kernel's (the query is
-// RoPE'd in float and rounded to T, which it is there too) except P's, rounded to T before P V as Hugging
-// Face's eager attention does (softmax in float32, then cast to the model dtype).
+// P^T's fragments are 8x8 transposes in registers (movmatrix). Q and K enter the products exactly (both hold
+// T values: the split kernel rounds the RoPE'd query to T too); the tensor cores sum the products in float and
+// the scale is applied to the sums; P is rounded to T before P V, as Hugging Face's eager attention does
+// (softmax in float32, then cast to the model dtype).
 constexpr int kTile = 16;
 constexpr int kMmaHeads = 8;  // the N of the tiles: a group of up to 8 query heads
+static_assert(kMmaHeads >= kAttnMaxGroup, "every group decode_attention_supports fits the tiles");
 
 // Lane t's 16 bytes of each 32-dimension chunk of a row of D elements: dimensions 32 c + 8 t .. + 8.
 template <typename T, int D>
@@ -689,6 +691,7 @@ __device__ __forceinline__ void rope_chunks(float (&x)[D / 32][8], const float (
   }
 }
 
+// 32-bit word i (two T elements) of a 16-byte vector.
 __device__ __forceinline__ uint32_t word(const uint4& v, int i) {
   return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
 }
