@@ -6,7 +6,8 @@
 # Stages can be chosen: scripts/gpu_session.sh [snapshot] [deps] [headers] [build | prebuilt] [export-bin]
 #   [fast-test] [test] [bench] [bench-long] [bench-policies] [bench-jct] [bench-controllers] [train-smoke] [train]
 #   [hf-check] [fixtures]
-# (default: deps build test bench). Logs stream into $OUT as they are written.
+# (default: deps build test bench). Logs stream into $OUT as they are written. The device tool refuses a working
+# tree over 64 MiB: `scripts/gpu_slim.sh on` before the call leaves the shipped model behind, `... off` after.
 #   bench:      the GPU issue's targets at 1k context (batch 1 and 32, three shapes, lil graph mode and the
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
 #   bench-b32:  lil alone, batch 32 at 1k context on the three shapes.
