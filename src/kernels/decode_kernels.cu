@@ -47,6 +47,13 @@ __global__ void rms_norm_kernel(const T* __restrict__ x, const T* __restrict__ w
   }
 }
 
+// One RoPE'd element as Hugging Face computes it in T: x cos + rotate_half(x) sin, each product and the sum
+// rounded to T (rot: the rotate_half partner, negated for the first half).
+template <typename T>
+__device__ __forceinline__ float rope_rounded(float x, float rot, float c, float s) {
+  return round_to<T>(round_to<T>(x * c) + round_to<T>(rot * s));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 template <typename T>
 __global__ void rope_append_kernel(RopeAppendArgs a) {
@@ -64,8 +71,8 @@ __global__ void rope_append_kernel(RopeAppendArgs a) {
   auto rotate = [&](const T* src, T* dst) {
     const float x0 = to_float(src[i]), x1 = to_float(src[i + half]);
     // rotate_half(x) = cat(-x[half:], x[:half])
-    dst[i] = from_float<T>(round_to<T>(x0 * c0) + round_to<T>(-x1 * s0));
-    dst[i + half] = from_float<T>(round_to<T>(x1 * c1) + round_to<T>(x0 * s1));
+    dst[i] = from_float<T>(rope_rounded<T>(x0, -x1, c0, s0));
+    dst[i + half] = from_float<T>(rope_rounded<T>(x1, x0, c1, s1));
   };
   if (h < hq) {
     rotate(row + h * d, static_cast<T*>(a.q_out) + (b * hq + h) * d);
@@ -226,7 +233,7 @@ __device__ __forceinline__ void rope_lane(float (&x)[P], const float (&cs)[P], c
   for (int e = 0; e < P; ++e) {
     const float other = __shfl_xor_sync(0xffffffffu, x[e], 16);
     const float rot = lane < 16 ? -other : other;
-    x[e] = round_to<T>(round_to<T>(x[e] * cs[e]) + round_to<T>(rot * sn[e]));
+    x[e] = rope_rounded<T>(x[e], rot, cs[e], sn[e]);
   }
 }
 
@@ -669,7 +676,7 @@ __device__ __forceinline__ void load_chunks(const T* row, int t, uint4 (&x)[D / 
   for (int c = 0; c < D / 32; ++c) x[c] = *reinterpret_cast<const uint4*>(row + c * 32 + t * 8);
 }
 
-// RoPE of a lane's chunks (load_chunks' dimensions, as float), rounded as rope_lane rounds: dimension d's
+// RoPE of a lane's chunks (load_chunks' dimensions, as float), element by element as rope_lane: dimension d's
 // rotate_half partner d +- D/2 is element e of chunk c +- D/64, the same lane's.
 template <typename T, int D>
 __device__ __forceinline__ void rope_chunks(float (&x)[D / 32][8], const float (&cs)[D / 32][8],
@@ -681,7 +688,7 @@ __device__ __forceinline__ void rope_chunks(float (&x)[D / 32][8], const float (
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
       const float rot = c < H ? -x[(c + H) % C][e] : x[(c + H) % C][e];
-      out[c][e] = round_to<T>(round_to<T>(x[c][e] * cs[c][e]) + round_to<T>(rot * sn[c][e]));
+      out[c][e] = rope_rounded<T>(x[c][e], rot, cs[c][e], sn[c][e]);
     }
   }
 #pragma unroll
@@ -1381,15 +1388,12 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
         constexpr int G = decltype(g)::value;
         const dim3 block(kAttnWarps * 32);
         const size_t combine_smem = 2 * static_cast<size_t>(args.splits) * sizeof(float);
+        bool tensor_cores = false;  // bf16 / fp16 `full` attention when asked for
         if constexpr (M == kFull && !std::is_same_v<T, float>) {
-          if (args.tensor_cores) {
-            launch_dependent(attention_mma_kernel<T, D>, grid, block, 0, s, args);
-          } else {
-            launch_dependent(attention_split_kernel<T, D, G, M>, grid, block, pages_smem, s, args);
-          }
-        } else {
-          launch_dependent(attention_split_kernel<T, D, G, M>, grid, block, pages_smem, s, args);
+          tensor_cores = args.tensor_cores;
+          if (tensor_cores) launch_dependent(attention_mma_kernel<T, D>, grid, block, 0, s, args);
         }
+        if (!tensor_cores) launch_dependent(attention_split_kernel<T, D, G, M>, grid, block, pages_smem, s, args);
         launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D), combine_smem, s, args);
       });
     };
