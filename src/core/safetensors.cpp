@@ -288,15 +288,29 @@ SafetensorsFile::~SafetensorsFile() {
   if (mapping_) ::munmap(mapping_, mapping_size_);
 }
 
+namespace {
+// Whether `path` exists; a path the file system cannot even look up (a name too long, a component that is not
+// a directory, no permission) is refused as `where`'s error instead of escaping as std::filesystem_error.
+bool exists_at(const std::string& path, const std::string& where) {
+  std::error_code error;
+  const bool found = fs::exists(path, error);
+  if (error) fail_at(where, "cannot look up '" + path + "': " + error.message());
+  return found;
+}
+}  // namespace
+
 Checkpoint Checkpoint::open_dir(const std::string& dir) {
-  if (!fs::is_directory(dir)) fail_at(dir, "not a directory (expected a checkpoint directory with model.safetensors)");
+  std::error_code dir_error;
+  if (!fs::is_directory(dir, dir_error)) {
+    fail_at(dir, "not a directory (expected a checkpoint directory with model.safetensors)");
+  }
   Checkpoint checkpoint;
   checkpoint.dir_ = dir;
   const std::string index_path = join_path(dir, kIndexFileName);
   const std::string single_path = join_path(dir, kSingleFileName);
 
-  if (!fs::exists(index_path)) {
-    if (!fs::exists(single_path)) {
+  if (!exists_at(index_path, dir)) {
+    if (!exists_at(single_path, dir)) {
       fail_at(dir, std::string("no ") + kSingleFileName + " or " + kIndexFileName);
     }
     auto file = std::make_shared<SafetensorsFile>(single_path);
@@ -322,7 +336,7 @@ Checkpoint Checkpoint::open_dir(const std::string& dir) {
     }
     if (shards.count(shard)) continue;
     const std::string shard_path = join_path(dir, shard);
-    if (!fs::exists(shard_path)) fail_at(where, "shard file '" + shard + "' does not exist in " + dir);
+    if (!exists_at(shard_path, where)) fail_at(where, "shard file '" + shard + "' does not exist in " + dir);
     shards.emplace(shard, std::make_shared<SafetensorsFile>(shard_path));
   }
   for (const auto& item : weight_map.items()) {
