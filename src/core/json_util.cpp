@@ -12,6 +12,13 @@
 
 namespace lil {
 
+bool path_exists(const std::string& path, const std::string& where) {
+  std::error_code error;
+  const bool found = std::filesystem::exists(path, error);
+  if (error) fail_at(where, "cannot look up '" + path + "': " + error.message());
+  return found;
+}
+
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail_at(path, std::string("cannot open file (") + std::strerror(errno) + ")");

@@ -14,6 +14,10 @@ namespace lil {
 
 using json = nlohmann::json;
 
+// Whether `path` exists. A path the file system cannot even look up (a name too long, a component that is not a
+// directory, no permission) is a LilError at `where` instead of an escaping std::filesystem_error.
+bool path_exists(const std::string& path, const std::string& where);
+
 // Reads a whole file; LilError naming the path when it is missing or unreadable.
 std::string read_text_file(const std::string& path);
 // The same for files lil only ever expects to be small (tokenizers, configs): a file (or device, or pipe)

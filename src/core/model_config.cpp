@@ -306,7 +306,7 @@ ModelConfig load_model_config(const std::string& dir) {
 GenerationConfig load_generation_config(const std::string& dir) {
   const std::string path = (std::filesystem::path(dir) / "generation_config.json").string();
   GenerationConfig g;
-  if (!std::filesystem::exists(path)) return g;
+  if (!path_exists(path, dir)) return g;
   const json root = read_json_file(path);
   if (!root.is_object()) fail_at(path, "expected a JSON object, got " + json_type_name(root));
   g.eos_token_ids = int_or_int_list(root, "eos_token_id", path);

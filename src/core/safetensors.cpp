@@ -288,17 +288,6 @@ SafetensorsFile::~SafetensorsFile() {
   if (mapping_) ::munmap(mapping_, mapping_size_);
 }
 
-namespace {
-// Whether `path` exists; a path the file system cannot even look up (a name too long, a component that is not
-// a directory, no permission) is refused as `where`'s error instead of escaping as std::filesystem_error.
-bool exists_at(const std::string& path, const std::string& where) {
-  std::error_code error;
-  const bool found = fs::exists(path, error);
-  if (error) fail_at(where, "cannot look up '" + path + "': " + error.message());
-  return found;
-}
-}  // namespace
-
 Checkpoint Checkpoint::open_dir(const std::string& dir) {
   std::error_code dir_error;
   if (!fs::is_directory(dir, dir_error)) {
@@ -309,8 +298,8 @@ Checkpoint Checkpoint::open_dir(const std::string& dir) {
   const std::string index_path = join_path(dir, kIndexFileName);
   const std::string single_path = join_path(dir, kSingleFileName);
 
-  if (!exists_at(index_path, dir)) {
-    if (!exists_at(single_path, dir)) {
+  if (!path_exists(index_path, dir)) {
+    if (!path_exists(single_path, dir)) {
       fail_at(dir, std::string("no ") + kSingleFileName + " or " + kIndexFileName);
     }
     auto file = std::make_shared<SafetensorsFile>(single_path);
@@ -336,7 +325,7 @@ Checkpoint Checkpoint::open_dir(const std::string& dir) {
     }
     if (shards.count(shard)) continue;
     const std::string shard_path = join_path(dir, shard);
-    if (!exists_at(shard_path, where)) fail_at(where, "shard file '" + shard + "' does not exist in " + dir);
+    if (!path_exists(shard_path, where)) fail_at(where, "shard file '" + shard + "' does not exist in " + dir);
     shards.emplace(shard, std::make_shared<SafetensorsFile>(shard_path));
   }
   for (const auto& item : weight_map.items()) {

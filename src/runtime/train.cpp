@@ -227,13 +227,13 @@ TrainSummary run_training(const TrainConfig& config_in, const TrainOverrides& ov
   // The model: fresh (seeded) or the checkpoint being resumed. Master weights are float32 everywhere.
   std::unique_ptr<CausalLM> model;
   int64_t start_step = 0;
-  const bool resuming = overrides.resume && fs::exists(state_dir + "/state.json");
+  const bool resuming = overrides.resume && path_exists(state_dir + "/state.json", c.out_dir);
   if (resuming) {
     const json state = read_json_file(state_dir + "/state.json");
     start_step = require_int(state, "step", state_dir + "/state.json");
     model = CausalLM::load(c.out_dir, at::kFloat, device, /*fuse=*/false);
   } else {
-    if (fs::exists(log_path) && !overrides.resume) {
+    if (path_exists(log_path, c.out_dir) && !overrides.resume) {
       fail_at(c.out_dir, "already holds a training run (train_log.jsonl); pass --resume to continue it or choose "
                          "another --out");
     }
