@@ -177,6 +177,12 @@ void grouped_gemv(int dtype, const GroupedGemvArgs& args, void* stream);
 // Four: at eight rows the CUDA-core dot products, not the memory, limit the kernel (measured on the H200: the
 // 1.5B shape at batch 8, 32k context, took 6.4 ms per step with `sink` against 3.8 ms through cuBLAS).
 constexpr int64_t kGemvMaxRows = 4;
+// Weights a kernel asks L2 to fetch for the kernel after it (GemvArgs::prefetch): `bytes` from p.
+struct L2Range {
+  const void* p = nullptr;
+  int64_t bytes = 0;
+};
+constexpr int kMaxPrefetchRanges = 3;
 struct GemvArgs {
   const void* x = nullptr;
   const void* w = nullptr;
@@ -188,6 +194,11 @@ struct GemvArgs {
   int64_t m = 0, n = 0, k = 0;
   float eps = 0.f;
   bool swiglu = false, out_float = false;
+  // Up to kMaxPrefetchRanges ranges (16-byte aligned, multiples of 16 bytes; bytes 0 = none), usually the next
+  // layer's weights: each warp of gemv_kernel, when its rows are done, asks L2 (sm_90 bulk prefetch) for its
+  // share of them, so the memory keeps streaming across the kernel boundary and through the next kernels' latency-
+  // bound start. A hint only: the results are the same bits with or without it. gemv_chain and mma_linear ignore it.
+  L2Range prefetch[kMaxPrefetchRanges];
 };
 bool gemv_supported(int dtype, int64_t m, int64_t k, bool norm = false);
 void gemv(int dtype, const GemvArgs& args, void* stream);

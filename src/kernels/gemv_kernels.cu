@@ -326,6 +326,31 @@ __device__ __forceinline__ void gemv_rows(const GemvArgs& a, const float* xs, ui
   }
 }
 
+// This warp's share of a.prefetch (the ranges end to end, cut into one 16-byte-aligned slice per warp of the
+// grid), asked of L2 by the lanes that meet a range in it: issued when the warp has no rows left, so the
+// prefetches fill the memory pipe while the other warps finish and the next kernel starts.
+__device__ __forceinline__ void prefetch_share(const GemvArgs& a) {
+  int64_t total = 0;
+#pragma unroll
+  for (int i = 0; i < kMaxPrefetchRanges; ++i) total += a.prefetch[i].bytes;
+  if (total == 0) return;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * kWarps;
+  const int64_t warp = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+  const int64_t slice = ((total + warps - 1) / warps + 15) / 16 * 16;
+  const int64_t lo = warp * slice, hi = lo + slice < total ? lo + slice : total;
+  const int lane = threadIdx.x % 32;
+  int64_t start = 0;
+#pragma unroll
+  for (int i = 0; i < kMaxPrefetchRanges; ++i) {
+    const int64_t end = start + a.prefetch[i].bytes;
+    const int64_t from = lo > start ? lo : start, to = hi < end ? hi : end;
+    if (lane == i && from < to) {
+      prefetch_l2(static_cast<const char*>(a.prefetch[i].p) + (from - start), static_cast<uint32_t>(to - from));
+    }
+    start = end;
+  }
+}
+
 // P: 16-byte weight vectors each lane keeps in flight (P / 2 per row with SwiGLU).
 template <typename T, int MAXM, bool SWIGLU, int P>
 __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArgs a) {
@@ -337,6 +362,7 @@ __global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArg
   stage_layer<T, MAXM>(a, xs);
   pdl_trigger();  // only now: one kernel ahead at most
   gemv_rows<T, MAXM, SWIGLU, P>(a, xs, raw, nullptr);
+  prefetch_share(a);
 }
 
 // ---- chains of linear layers in one kernel ----

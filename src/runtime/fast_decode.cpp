@@ -616,6 +616,23 @@ void set_gemv_chain(bool on) { g_gemv_chain.set(on); }
 bool tensor_core_attention() { return g_tensor_core_attention.on(); }
 void set_tensor_core_attention(bool on) { g_tensor_core_attention.set(on); }
 
+namespace {
+constexpr int64_t kDefaultL2PrefetchMb = 0;
+std::atomic<int64_t> g_l2_prefetch_bytes{-1};
+}  // namespace
+
+int64_t l2_prefetch_bytes() {
+  int64_t v = g_l2_prefetch_bytes.load();
+  if (v < 0) {
+    const char* env = std::getenv("LIL_L2_PREFETCH_MB");
+    const long long mb = env != nullptr ? std::atoll(env) : kDefaultL2PrefetchMb;
+    v = (mb > 0 ? static_cast<int64_t>(mb) : 0) << 20;
+    g_l2_prefetch_bytes.store(v);
+  }
+  return v;
+}
+void set_l2_prefetch_bytes(int64_t bytes) { g_l2_prefetch_bytes.store(std::max<int64_t>(0, bytes)); }
+
 int64_t fused_linear_max_rows(c10::ScalarType dtype) {
 #ifdef LIL_WITH_CUDA
   if (!at::hasCUDA()) return 0;
@@ -686,6 +703,18 @@ kernels::GemvArgs gemv_args(const at::Tensor& x, const at::Tensor& w, const Line
   a.eps = static_cast<float>(o.eps);
   a.swiglu = o.swiglu;
   a.out_float = o.float_out;
+  int ranges = 0;
+  for (const at::Tensor& t : o.l2_prefetch) {
+    if (ranges == kernels::kMaxPrefetchRanges) break;
+    if (!t.defined() || !t.is_cuda() || !t.is_contiguous() || reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 != 0) {
+      continue;
+    }
+    const int64_t bytes = t.numel() * static_cast<int64_t>(t.element_size()) / 16 * 16;
+    if (bytes == 0) continue;
+    a.prefetch[ranges].p = t.data_ptr();
+    a.prefetch[ranges].bytes = bytes;
+    ++ranges;
+  }
   return a;
 }
 }  // namespace

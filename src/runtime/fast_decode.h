@@ -118,6 +118,10 @@ struct LinearOptions {
   bool swiglu = false;
   bool float_out = false;
   at::Tensor* normed = nullptr;
+  // Weights the next kernels will read (contiguous CUDA tensors, usually row blocks of the next layers'), asked
+  // of L2 as the GEMV finishes (kernels::GemvArgs::prefetch; the first kernels::kMaxPrefetchRanges). A hint:
+  // the result is the same; other kernels, and tensors not 16-byte aligned, ignore it.
+  std::vector<at::Tensor> l2_prefetch;
 };
 at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o);
 at::Tensor reference_linear(const at::Tensor& x, const at::Tensor& w, const LinearOptions& o);
@@ -132,6 +136,10 @@ void set_tensor_core_linear(bool on);
 // on by default; LIL_ATTN_MMA=0 (read once) or set_tensor_core_attention(false) selects the scalar kernel.
 bool tensor_core_attention();
 void set_tensor_core_attention(bool on);
+// Bytes of each next weight matrix a decode step's GEMVs ask L2 for (LinearOptions::l2_prefetch, set by
+// CausalLM::decode_fused): LIL_L2_PREFETCH_MB (read once; 0 turns it off) or set_l2_prefetch_bytes.
+int64_t l2_prefetch_bytes();
+void set_l2_prefetch_bytes(int64_t bytes);
 
 // Linear layers that follow one another, e.g. a decode step's o_proj + residual, norm + gate/up + SwiGLU,
 // down + residual and the next layer's norm + QKV. Link i reads the chain's x (input = -1) or an earlier

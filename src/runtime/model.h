@@ -88,9 +88,11 @@ class CausalLM {
   // Causal attention of a prefill (q [Hq,T,D], k/v [Hkv,T,D]) in query chunks -> [T, Hq D].
   at::Tensor dense_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                     const at::Tensor& positions, double scale) const;
-  // residual + the layer's feed-forward block of its post-attention norm of `residual`.
-  at::Tensor feed_forward_fused(int64_t layer, const at::Tensor& residual) const;
-  at::Tensor qkv_fused(int64_t layer, const at::Tensor& x) const;  // input norm + QKV projection of a decode step
+  // residual + the layer's feed-forward block of its post-attention norm of `residual`; `next` are the weights
+  // read after it (LinearOptions::l2_prefetch of its last GEMV).
+  at::Tensor feed_forward_fused(int64_t layer, const at::Tensor& residual, std::vector<at::Tensor> next = {}) const;
+  // Input norm + QKV projection of a decode step; its GEMV asks L2 for the layer's o_proj and gate/up weights.
+  at::Tensor qkv_fused(int64_t layer, const at::Tensor& x) const;
   at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
   at::Tensor logits(const at::Tensor& hidden) const;
   std::pair<at::Tensor, at::Tensor> rope_at(const at::Tensor& positions) const;  // cos, sin [N, D]

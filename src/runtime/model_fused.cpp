@@ -1,5 +1,8 @@
 // The GPU fast path of CausalLM (see model.h: decode_fused, fuse_projections). The plain path in model.cpp
 // is its reference: tests/torch/fast_decode_test.cpp checks that both give the same tokens.
+#include <algorithm>
+#include <vector>
+
 #include <ATen/ATen.h>
 
 #include "runtime/fast_decode.h"
@@ -57,6 +60,19 @@ LinearOptions down_options(const LayerWeights& w, const at::Tensor& residual) {
   return o;
 }
 
+// Appends the first l2_prefetch_bytes() of w (whole rows) to `out`; of a [gate; up] weight (`halves`), as many
+// rows of each half, the rows a SwiGLU GEMV reads first.
+void prefetch_rows(std::vector<at::Tensor>& out, const at::Tensor& w, bool halves = false) {
+  const int64_t budget = l2_prefetch_bytes();
+  if (budget == 0 || !w.defined() || w.dim() != 2 || w.size(1) == 0) return;
+  const int64_t row = w.size(1) * static_cast<int64_t>(w.element_size());
+  const int64_t n = halves ? w.size(0) / 2 : w.size(0);
+  const int64_t rows = std::min(n, budget / (halves ? 2 * row : row));
+  if (rows == 0) return;
+  out.push_back(w.narrow(0, 0, rows));
+  if (halves) out.push_back(w.narrow(0, n, rows));
+}
+
 }  // namespace
 
 bool CausalLM::fused_decode() const { return fused_decode_ && fused_kernels_available(embed_tokens_); }
@@ -77,7 +93,7 @@ void CausalLM::fuse_projections() {
   }
 }
 
-at::Tensor CausalLM::feed_forward_fused(int64_t layer, const at::Tensor& residual) const {
+at::Tensor CausalLM::feed_forward_fused(int64_t layer, const at::Tensor& residual, std::vector<at::Tensor> next) const {
   const LayerWeights& w = this->layer(layer);
   const double eps = config_.rms_norm_eps;
   if (w.moe.defined()) {
@@ -90,14 +106,22 @@ at::Tensor CausalLM::feed_forward_fused(int64_t layer, const at::Tensor& residua
     return residual + moe_forward(w.moe, x, top_k, config_.norm_topk_prob);
   }
   if (!w.mlp.gate_up.defined()) return residual + swiglu(w.mlp, fused_rms_norm(residual, w.post_attention_norm, eps));
-  return fused_linear(fused_linear(residual, w.mlp.gate_up, gate_up_options(w, eps)), w.mlp.down_proj,
-                      down_options(w, residual));
+  LinearOptions gate_up = gate_up_options(w, eps);
+  prefetch_rows(gate_up.l2_prefetch, w.mlp.down_proj);
+  LinearOptions down = down_options(w, residual);
+  down.l2_prefetch = std::move(next);
+  return fused_linear(fused_linear(residual, w.mlp.gate_up, gate_up), w.mlp.down_proj, down);
 }
 
 at::Tensor CausalLM::qkv_fused(int64_t layer, const at::Tensor& x) const {
   const LayerWeights& w = this->layer(layer);
   const double eps = config_.rms_norm_eps;
-  if (w.qkv_proj.defined()) return fused_linear(x, w.qkv_proj, qkv_options(w, eps));
+  if (w.qkv_proj.defined()) {
+    LinearOptions o = qkv_options(w, eps);
+    prefetch_rows(o.l2_prefetch, w.o_proj);
+    if (!w.moe.defined()) prefetch_rows(o.l2_prefetch, w.mlp.gate_up, true);
+    return fused_linear(x, w.qkv_proj, o);
+  }
   at::Tensor h = fused_rms_norm(x, w.input_norm, eps);
   auto lin = [&](const at::Tensor& weight, const at::Tensor& bias) {
     return bias.defined() ? at::linear(h, weight, bias) : at::linear(h, weight);
@@ -107,7 +131,9 @@ at::Tensor CausalLM::qkv_fused(int64_t layer, const at::Tensor& x) const {
 
 at::Tensor CausalLM::decode_fused(const at::Tensor& ids, const at::Tensor& positions, KVCache& cache) {
   // Per layer: RMSNorm + QKV projection (+ bias) in one kernel, RoPE + cache append, attention, o_proj +
-  // residual, RMSNorm + gate/up + SwiGLU, down + residual (kernels::gemv for a few rows; cuBLAS beyond). For a
+  // residual, RMSNorm + gate/up + SwiGLU, down + residual (kernels::gemv for a few rows; cuBLAS beyond). Each
+  // GEMV asks L2 for (the first l2_prefetch_bytes() of each of) the weights read next, as it finishes: QKV for
+  // o_proj and gate/up, gate/up for down, down for the next layer's QKV or the lm_head. For a
   // dense layer, when gemv_chain() is on, the four linear layers from o_proj to the next layer's QKV (or the
   // lm_head) are one chain (fused_linear_chain: one kernel for a few rows); off, the same layers one by one.
 #ifdef LIL_WITH_CUDA
@@ -166,7 +192,9 @@ at::Tensor CausalLM::decode_fused(const at::Tensor& ids, const at::Tensor& posit
     o.bias = w.o_bias;
     o.residual = x;
     x = fused_linear(attn, w.o_proj, o);
-    x = feed_forward_fused(layer, x);
+    std::vector<at::Tensor> next;  // what the step reads after this layer
+    prefetch_rows(next, last ? lm_head_ : layers_[l + 1].qkv_proj);
+    x = feed_forward_fused(layer, x, std::move(next));
     if (!last) qkv = qkv_fused(layer + 1, x);
   }
   return fused_linear(x, lm_head_, head);

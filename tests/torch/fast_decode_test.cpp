@@ -67,6 +67,15 @@ using TensorCoreLinearSetting = KernelSetting<tensor_core_linear, set_tensor_cor
 using GemvChainSetting = KernelSetting<gemv_chain, set_gemv_chain>;
 using TensorCoreAttentionSetting = KernelSetting<tensor_core_attention, set_tensor_core_attention>;
 
+// Sets l2_prefetch_bytes for a test's scope.
+struct L2PrefetchSetting {
+  int64_t was = l2_prefetch_bytes();
+  explicit L2PrefetchSetting(int64_t bytes) { set_l2_prefetch_bytes(bytes); }
+  ~L2PrefetchSetting() { set_l2_prefetch_bytes(was); }
+  L2PrefetchSetting(const L2PrefetchSetting&) = delete;
+  L2PrefetchSetting& operator=(const L2PrefetchSetting&) = delete;
+};
+
 std::string type_name(c10::ScalarType t) { return c10::toString(t); }
 
 // RoPE tables as the model builds them: [P, D] cos/sin of position x inverse frequency.
@@ -452,6 +461,11 @@ TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, res
           if (cases[c].norm_weight.defined()) CHECK(max_abs_diff(normed_got, normed_ref) <= tolerance(t, normed_ref));
           // The partial sums are reduced in a fixed order: a second launch gives the same bits.
           CHECK(fused_linear(x, weight, cases[c]).equal(got));
+          // The L2 prefetch is a hint: asking for other weights as well (more ranges than the kernel takes, one
+          // not 16-byte aligned, one not a multiple of 16 bytes) changes no bit.
+          LinearOptions prefetching = cases[c];
+          prefetching.l2_prefetch = {w.view(-1).narrow(0, 1, 64), norm.narrow(0, 0, 3), w2, weight, x};
+          CHECK(fused_linear(x, weight, prefetching).equal(got));
         }
       }
     }
@@ -762,6 +776,9 @@ TEST_CASE("Fused decode: graph replay, eager fused and plain decode give the sam
 TEST_CASE("Fused decode: graph replay, eager fused and plain decode give the same tokens on random models",
           "[fast][cuda][model]") {
   if (!cuda_ready()) return;
+  // The GEMVs ask L2 for the next weights (64 KiB of each matrix: most are cut short, at whole rows): a hint,
+  // so the graph, the eager fused step and the plain step still agree.
+  L2PrefetchSetting prefetch(64 << 10);
   for (bool moe : {false, true}) {
     auto model = CausalLM::random(random_shape(moe), at::kFloat, c10::Device(c10::kCUDA), 5);
     std::vector<GenerationRequest> batch;
