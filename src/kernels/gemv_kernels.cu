@@ -574,6 +574,14 @@ unsigned grid_for(Kernel kernel, int64_t smem, int64_t rows) {
 
 int64_t elem_size(int dtype) { return dtype == kF32 ? 4 : 2; }
 
+// Calls f with the kernels' row capacity for m rows (1, 2 or 4) as a std::integral_constant.
+template <typename F>
+void by_rows(int64_t m, F&& f) {
+  if (m <= 1) f(std::integral_constant<int, 1>());
+  else if (m <= 2) f(std::integral_constant<int, 2>());
+  else f(std::integral_constant<int, 4>());
+}
+
 }  // namespace
 
 // Dynamic shared memory of gemv_kernel: the m staged rows as float32, plus the norm weights when a norm is fused.
@@ -592,14 +600,11 @@ void gemv(int dtype, const GemvArgs& args, void* stream) {
       const unsigned grid = grid_for(kernel, smem, args.n);
       launch_dependent(kernel, dim3(grid), dim3(kThreads), static_cast<size_t>(smem), as_stream(stream), args);
     };
-    auto by_rows = [&](auto swiglu_tag) {
-      constexpr bool SW = decltype(swiglu_tag)::value;
-      if (args.m <= 1) launch(gemv_kernel<T, 1, SW, raw_vectors<1>()>);
-      else if (args.m <= 2) launch(gemv_kernel<T, 2, SW, raw_vectors<2>()>);
-      else launch(gemv_kernel<T, 4, SW, raw_vectors<4>()>);
-    };
-    if (args.swiglu) by_rows(std::true_type());
-    else by_rows(std::false_type());
+    by_rows(args.m, [&](auto rows) {
+      constexpr int M = decltype(rows)::value;
+      if (args.swiglu) launch(gemv_kernel<T, M, true, raw_vectors<M>()>);
+      else launch(gemv_kernel<T, M, false, raw_vectors<M>()>);
+    });
   });
 }
 
@@ -636,9 +641,7 @@ void gemv_chain(int dtype, const GemvChainArgs& c, void* stream) {
       launch_dependent(cooperative, kernel, dim3(grid_for(kernel, smem, rows)), dim3(kThreads),
                        static_cast<size_t>(smem), as_stream(stream), c);
     };
-    if (c.link[0].m <= 1) launch(gemv_chain_kernel<T, 1>);
-    else if (c.link[0].m <= 2) launch(gemv_chain_kernel<T, 2>);
-    else launch(gemv_chain_kernel<T, 4>);
+    by_rows(c.link[0].m, [&](auto m) { launch(gemv_chain_kernel<T, decltype(m)::value>); });
   });
 }
 
