@@ -633,12 +633,27 @@ int64_t l2_prefetch_bytes() {
 }
 void set_l2_prefetch_bytes(int64_t bytes) { g_l2_prefetch_bytes.store(std::max<int64_t>(0, bytes)); }
 
+#ifdef LIL_WITH_CUDA
+namespace {
+// Rows up to which the CUDA-core GEMV takes a linear layer: LIL_GEMV_MAX_ROWS=1..kGemvMaxRows (read once; a
+// measurement knob), default kGemvMaxRows; more rows go to the tensor-core kernel when it is on, else cuBLAS.
+int64_t gemv_max_rows() {
+  static const int64_t n = [] {
+    const char* env = std::getenv("LIL_GEMV_MAX_ROWS");
+    const long long v = env != nullptr ? std::atoll(env) : kernels::kGemvMaxRows;
+    return v >= 1 && v <= kernels::kGemvMaxRows ? static_cast<int64_t>(v) : kernels::kGemvMaxRows;
+  }();
+  return n;
+}
+}  // namespace
+#endif
+
 int64_t fused_linear_max_rows(c10::ScalarType dtype) {
 #ifdef LIL_WITH_CUDA
   if (!at::hasCUDA()) return 0;
-  if (!tensor_core_linear()) return kernels::kGemvMaxRows;
+  if (!tensor_core_linear()) return gemv_max_rows();
   return kernels::mma_linear_supported(elem_type(dtype), kernels::kMmaMaxRows, 8) ? kernels::kMmaMaxRows
-                                                                                  : kernels::kGemvMaxRows;
+                                                                                  : gemv_max_rows();
 #else
   (void)dtype;
   return 0;
@@ -647,9 +662,9 @@ int64_t fused_linear_max_rows(c10::ScalarType dtype) {
 
 #ifdef LIL_WITH_CUDA
 namespace {
-// Whether one kernel takes m rows: the GEMV up to kGemvMaxRows, beyond that the tensor-core kernel when on.
+// Whether one kernel takes m rows: the GEMV up to gemv_max_rows(), beyond that the tensor-core kernel when on.
 bool one_kernel_rows(int dtype, int64_t m, int64_t k, bool norm) {
-  if (m <= kernels::kGemvMaxRows) return kernels::gemv_supported(dtype, m, k, norm);
+  if (m <= gemv_max_rows()) return kernels::gemv_supported(dtype, m, k, norm);
   return tensor_core_linear() && kernels::mma_linear_supported(dtype, m, k);
 }
 }  // namespace
@@ -725,7 +740,7 @@ at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& w, const LinearOp
   if (fused_linear_one_kernel(x, w, o)) {
     at::Tensor out = linear_output(x, w, o);
     const kernels::GemvArgs a = gemv_args(x, w, o, out);
-    if (x.size(0) <= kernels::kGemvMaxRows) kernels::gemv(elem_type(x), a, current_stream());
+    if (x.size(0) <= gemv_max_rows()) kernels::gemv(elem_type(x), a, current_stream());
     else kernels::mma_linear(elem_type(x), a, current_stream());
     check_launch("fused_linear");
     return out;
@@ -770,7 +785,7 @@ std::vector<at::Tensor> fused_linear_chain(const at::Tensor& x, const std::vecto
   };
 #ifdef LIL_WITH_CUDA
   if (gemv_chain() && links.size() >= 2 && links.size() <= static_cast<size_t>(kernels::kMaxChainLinks) &&
-      fused_kernels_available(x) && x.dim() == 2 && x.size(0) <= kernels::kGemvMaxRows) {
+      fused_kernels_available(x) && x.dim() == 2 && x.size(0) <= gemv_max_rows()) {
     // The outputs first, so that every link is checked on the operands fused_linear would get.
     for (const ChainedLinear& l : links) outs.push_back(linear_output(input_of(l), l.w, l.o));
     kernels::GemvChainArgs chain;
