@@ -10,6 +10,7 @@
 // SM while the previous kernel finishes waits there for its inputs.
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 #include <type_traits>
 
 #include <cooperative_groups.h>
@@ -35,6 +36,17 @@ int blocks_per_sm() {
     return v >= 1 && v <= kMaxBlocksPerSm ? v : kDefaultBlocksPerSm;
   }();
   return n;
+}
+// LIL_GEMV_WIDE4=1 (read once; a measurement knob, off by default): three or four rows take a build of the
+// kernel for two blocks per SM (up to 128 registers) with 8 weight vectors per lane in flight instead of 4.
+// The 64-register build halves the loads in flight at four rows, which measured 1.98x batch 1's step time on
+// the 1.5B shape (H100: 3.67 against 1.85 ms; results/gpu/README.md, thirteenth session).
+bool wide_four_rows() {
+  static const bool on = [] {
+    const char* env = std::getenv("LIL_GEMV_WIDE4");
+    return env != nullptr && std::string(env) == "1";
+  }();
+  return on;
 }
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxExperts = 256;
@@ -351,9 +363,10 @@ __device__ __forceinline__ void prefetch_share(const GemvArgs& a) {
   }
 }
 
-// P: 16-byte weight vectors each lane keeps in flight (P / 2 per row with SwiGLU).
-template <typename T, int MAXM, bool SWIGLU, int P>
-__global__ void __launch_bounds__(kThreads, kMaxBlocksPerSm) gemv_kernel(GemvArgs a) {
+// P: 16-byte weight vectors each lane keeps in flight (P / 2 per row with SwiGLU); MIN_BLOCKS: the blocks per
+// SM the build must allow (its register budget).
+template <typename T, int MAXM, bool SWIGLU, int P, int MIN_BLOCKS = kMaxBlocksPerSm>
+__global__ void __launch_bounds__(kThreads, MIN_BLOCKS) gemv_kernel(GemvArgs a) {
   extern __shared__ float4 smem_vec[];
   float* xs = reinterpret_cast<float*>(smem_vec);
   uint4 raw[P];
@@ -602,6 +615,13 @@ void gemv(int dtype, const GemvArgs& args, void* stream) {
     };
     by_rows(args.m, [&](auto rows) {
       constexpr int M = decltype(rows)::value;
+      if constexpr (M == 4) {
+        if (wide_four_rows()) {
+          if (args.swiglu) launch(gemv_kernel<T, M, true, 8, kDefaultBlocksPerSm>);
+          else launch(gemv_kernel<T, M, false, 8, kDefaultBlocksPerSm>);
+          return;
+        }
+      }
       if (args.swiglu) launch(gemv_kernel<T, M, true, raw_vectors<M>()>);
       else launch(gemv_kernel<T, M, false, raw_vectors<M>()>);
     });
