@@ -106,7 +106,8 @@ std::pair<at::Tensor, at::Tensor> group_pairs_by_expert(const at::Tensor& expert
 // given); then y = x @ w^T (+ bias); with swiglu, w is [gate; up] ([2I, K]) and y = silu(gate) * up; with a
 // residual, y = residual + y; with float_out, the result comes back as float32. Each step rounds to x's
 // dtype as the separate Hugging Face ops do. fused_linear runs one kernel on CUDA for up to
-// fused_linear_max_rows(dtype) rows (the CUDA-core GEMV up to kernels::kGemvMaxRows, then, when
+// fused_linear_max_rows(dtype) rows (the CUDA-core GEMV up to kernels::kGemvMaxRows, or fewer with
+// LIL_GEMV_MAX_ROWS=1..4, then, when
 // tensor_core_linear() is on, for bf16/f16 on a Hopper GPU the tensor-core kernel up to kernels::kMmaMaxRows)
 // and the separate ops (cuBLAS) beyond;
 // reference_linear is the plain ATen composition.
@@ -137,7 +138,8 @@ void set_tensor_core_linear(bool on);
 bool tensor_core_attention();
 void set_tensor_core_attention(bool on);
 // Bytes of each next weight matrix a decode step's GEMVs ask L2 for (LinearOptions::l2_prefetch, set by
-// CausalLM::decode_fused): LIL_L2_PREFETCH_MB (read once; 0 turns it off) or set_l2_prefetch_bytes.
+// CausalLM::decode_fused): LIL_L2_PREFETCH_MB (read once) or set_l2_prefetch_bytes; 0 (off) by default, as
+// measured slower on an H100.
 int64_t l2_prefetch_bytes();
 void set_l2_prefetch_bytes(int64_t bytes);
 
