@@ -124,11 +124,6 @@ __device__ __forceinline__ uint32_t transpose8x8(uint32_t x) {
   return y;
 }
 
-// Programmatic dependent launch (Hopper and later): a kernel launched with launch_dependent() may start while
-// the kernel before it in the stream is still running. It must call pdl_wait() before it reads anything an
-// earlier kernel wrote (or writes anything an earlier kernel may still read); before that it may only touch
-// constant data (weights), e.g. prefetch them into L2. pdl_trigger() lets the next kernel start launching.
-// Plain launches unless LIL_PDL=1 on an architecture that has it.
 // Asks the memory system to bring `bytes` (a multiple of 16) from global memory at p (16-byte aligned) into L2,
 // without waiting for it or taking a register (sm_90 bulk prefetch; a no-op below, where it is only a hint).
 __device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
@@ -139,6 +134,11 @@ __device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
 #endif
 }
 
+// Programmatic dependent launch (Hopper and later): a kernel launched with launch_dependent() may start while
+// the kernel before it in the stream is still running. It must call pdl_wait() before it reads anything an
+// earlier kernel wrote (or writes anything an earlier kernel may still read); before that it may only touch
+// constant data (weights), e.g. prefetch them into L2. pdl_trigger() lets the next kernel start launching.
+// Plain launches unless LIL_PDL=1 on an architecture that has it.
 __device__ __forceinline__ void pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
