@@ -11,6 +11,8 @@
 #   bench:      the GPU issue's targets at 1k context (batch 1 and 32, three shapes, lil graph mode and the
 #               Hugging Face baseline side by side), lil's own eager and fused-only modes, the 8k prefill.
 #   bench-b32:  lil alone, batch 32 at 1k context on the three shapes.
+#   bench-batches: lil alone at 1k context over the batch sizes LIL_BATCHES (default 1 2 3 4 6 8 16 32) for the
+#               shapes LIL_AB_SHAPES (default qwen2-1.5b llama-8b): where the step time jumps between kernels.
 #   prefill-probe: scripts/prefill_probe.py: the 8k prefill's GEMMs and each SDPA backend, in PyTorch.
 #   bench-prefill: the 8k prefill of the 8B shape (contexts LIL_PREFILL_CONTEXTS, default 8192) on the fast
 #               path's kernels (graph mode), then on the plain ops (--mode eager), with the matmul rate measured
@@ -186,6 +188,22 @@ fi
 if has prefill-probe; then  # the 8k prefill's GEMMs and attention backends, timed in the machine's PyTorch
   log "prefill probe -> $out/prefill_probe.jsonl"
   timeout 300 python3 scripts/prefill_probe.py | tee "$out/prefill_probe.jsonl"
+fi
+
+if has bench-batches; then  # lil alone at 1k over a range of batch sizes
+  log "batch sweep -> $results"
+  for shape in ${LIL_AB_SHAPES:-qwen2-1.5b llama-8b}; do
+    for batch in ${LIL_BATCHES:-1 2 3 4 6 8 16 32}; do
+      lil_bench --shape "$shape" --context 1024 --batch "$batch" --new-tokens 64 >/dev/null
+    done
+  done
+  python3 - "$results" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if d.get("harness") == "lil" and d.get("context") == 1024 and d.get("policy") == "full" and not any(k.startswith("LIL_") for k in d):
+        print(d["shape"], "batch", d["batch"], "tbt %.3f ms" % (1e3 * d["tbt_p50_s"]), "x%.2f floor" % d["tbt_over_floor"])
+PY
 fi
 
 if has bench-b32; then  # lil alone, batch 32 at 1k on the three shapes
