@@ -37,16 +37,19 @@ int blocks_per_sm() {
   }();
   return n;
 }
-// LIL_GEMV_WIDE4=1 (read once; a measurement knob, off by default): three or four rows take a build of the
-// kernel for two blocks per SM (up to 128 registers) with 8 weight vectors per lane in flight instead of 4.
-// The 64-register build halves the loads in flight at four rows, which measured 1.98x batch 1's step time on
-// the 1.5B shape (H100: 3.67 against 1.85 ms; results/gpu/README.md, thirteenth session).
-bool wide_four_rows() {
-  static const bool on = [] {
+// LIL_GEMV_WIDE4=1 or 2 (read once; a measurement knob, off by default): three or four rows take a build of the
+// kernel for two blocks per SM (up to 128 registers) with 8 weight vectors per lane in flight instead of 4; 2
+// also reads the staged inputs in fma_vec's conflict-free order (XSWAP). The 64-register build halves the loads
+// in flight at four rows, and four rows' input reads (two-way bank conflicts) take about as many shared-memory
+// cycles as the weights take memory time; the 1.5B shape's step took 1.98x batch 1's at batch 4 (H100: 3.67
+// against 1.85 ms; results/gpu/README.md, thirteenth session).
+int wide_four_rows() {
+  static const int mode = [] {
     const char* env = std::getenv("LIL_GEMV_WIDE4");
-    return env != nullptr && std::string(env) == "1";
+    const std::string v = env != nullptr ? env : "";
+    return v == "1" ? 1 : v == "2" ? 2 : 0;
   }();
-  return on;
+  return mode;
 }
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxExperts = 256;
@@ -57,8 +60,20 @@ __host__ __device__ constexpr int vec_of() {
   return static_cast<int>(16 / sizeof(T));
 }
 
+// One 16-byte shared-memory load the compiler cannot merge, reorder against barriers or reason about.
+__device__ __forceinline__ float4 load_shared_f4(const float4* p) {
+  float4 v;
+  asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+               : "r"(static_cast<unsigned>(__cvta_generic_to_shared(p))));
+  return v;
+}
+
 // acc[t] += w . x[t] over one 16-byte vector of weights (V elements at element offset `off` of each row).
-template <typename T, int MAXM>
+// A warp's lanes read x 32 bytes apart (bf16/f16: two float4 each), so each 8-lane phase of a 16-byte shared load
+// hits every bank group twice. With XSWAP, lanes 4-7 of each eight read their second float4 first: the phases
+// become conflict-free (half the shared-memory wavefronts), for a select per value; the sums keep their order.
+template <typename T, int MAXM, bool XSWAP = false>
 __device__ __forceinline__ void fma_vec(const uint4& raw, const float* x, int64_t stride, int m, int64_t off,
                                         float (&acc)[MAXM]) {
   constexpr int V = vec_of<T>();
@@ -69,9 +84,17 @@ __device__ __forceinline__ void fma_vec(const uint4& raw, const float* x, int64_
     if (t < m) {
       const float4* xv = reinterpret_cast<const float4*>(x + t * stride + off);
       float s = acc[t];
+      float4 swapped[2];
+      if constexpr (XSWAP && V == 8) {
+        // Opaque loads: plain ones let the compiler see through the selects and load in program order again.
+        const int first = (threadIdx.x >> 2) & 1;
+        const float4 a = load_shared_f4(xv + first), b = load_shared_f4(xv + (first ^ 1));
+        swapped[0] = first != 0 ? b : a;
+        swapped[1] = first != 0 ? a : b;
+      }
 #pragma unroll
       for (int q = 0; q < V / 4; ++q) {
-        const float4 f = xv[q];
+        const float4 f = XSWAP && V == 8 ? swapped[q] : xv[q];
         s = fmaf(wf[4 * q], f.x, s);
         s = fmaf(wf[4 * q + 1], f.y, s);
         s = fmaf(wf[4 * q + 2], f.z, s);
@@ -100,7 +123,7 @@ __device__ __forceinline__ void load_chunk(const T* const (&w)[R], int64_t v, in
 // shared memory). U vectors per row and lane are loaded before any is used, so R * U loads are in flight.
 // With `preloaded`, raw already holds the first chunk (load_chunk at v = lane), issued earlier (before the
 // inputs were staged, or before the previous row's reduction) so that its memory latency overlaps that work.
-template <typename T, int R, int MAXM, int U>
+template <typename T, int R, int MAXM, int U, bool XSWAP = false>
 __device__ __forceinline__ void rows_dot(const T* const (&w)[R], const float* const (&x)[R], int64_t stride, int m,
                                          int64_t k, int lane, float (&acc)[R][MAXM], uint4 (&raw)[R * U],
                                          bool preloaded) {
@@ -113,7 +136,7 @@ __device__ __forceinline__ void rows_dot(const T* const (&w)[R], const float* co
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         const int64_t idx = v + u * 32;
-        if (idx < vecs) fma_vec<T, MAXM>(raw[r * U + u], x[r], stride, m, idx * V, acc[r]);
+        if (idx < vecs) fma_vec<T, MAXM, XSWAP>(raw[r * U + u], x[r], stride, m, idx * V, acc[r]);
       }
     }
   }
@@ -276,7 +299,7 @@ __device__ __forceinline__ void preload_first(const GemvArgs& a, uint4 (&raw)[P]
 // staged in xs and raw holding the first chunk of its first row (preload_first). When `next` is given, the
 // first chunk of the warp's first row of that layer goes out in place of the (absent) next row's, before the
 // last row's reduction, so a chain's next layer starts with its weights in flight.
-template <typename T, int MAXM, bool SWIGLU, int P>
+template <typename T, int MAXM, bool SWIGLU, int P, bool XSWAP = false>
 __device__ __forceinline__ void gemv_rows(const GemvArgs& a, const float* xs, uint4 (&raw)[P],
                                           const GemvArgs* next) {
   constexpr int R = SWIGLU ? 2 : 1;
@@ -306,7 +329,7 @@ __device__ __forceinline__ void gemv_rows(const GemvArgs& a, const float* xs, ui
       if (bias != nullptr) bias_v = to_float(bias[row]);
       if (res != nullptr) res_v = to_float(res[lane * a.n + row]);
     }
-    rows_dot<T, R, MAXM, U>(rows, xr, a.k, m, a.k, lane, acc, raw, true);
+    rows_dot<T, R, MAXM, U, XSWAP>(rows, xr, a.k, m, a.k, lane, acc, raw, true);
     if (row + total_warps < a.n) {  // the next row's first chunk goes out before this row's reduction
       const T* following[R];
       weight_rows<T, R>(a, row + total_warps, following);
@@ -364,8 +387,8 @@ __device__ __forceinline__ void prefetch_share(const GemvArgs& a) {
 }
 
 // P: 16-byte weight vectors each lane keeps in flight (P / 2 per row with SwiGLU); MIN_BLOCKS: the blocks per
-// SM the build must allow (its register budget).
-template <typename T, int MAXM, bool SWIGLU, int P, int MIN_BLOCKS = kMaxBlocksPerSm>
+// SM the build must allow (its register budget); XSWAP: fma_vec's conflict-free order of the input reads.
+template <typename T, int MAXM, bool SWIGLU, int P, int MIN_BLOCKS = kMaxBlocksPerSm, bool XSWAP = false>
 __global__ void __launch_bounds__(kThreads, MIN_BLOCKS) gemv_kernel(GemvArgs a) {
   extern __shared__ float4 smem_vec[];
   float* xs = reinterpret_cast<float*>(smem_vec);
@@ -374,7 +397,7 @@ __global__ void __launch_bounds__(kThreads, MIN_BLOCKS) gemv_kernel(GemvArgs a) 
   pdl_wait();
   stage_layer<T, MAXM>(a, xs);
   pdl_trigger();  // only now: one kernel ahead at most
-  gemv_rows<T, MAXM, SWIGLU, P>(a, xs, raw, nullptr);
+  gemv_rows<T, MAXM, SWIGLU, P, XSWAP>(a, xs, raw, nullptr);
   prefetch_share(a);
 }
 
@@ -616,9 +639,15 @@ void gemv(int dtype, const GemvArgs& args, void* stream) {
     by_rows(args.m, [&](auto rows) {
       constexpr int M = decltype(rows)::value;
       if constexpr (M == 4) {
-        if (wide_four_rows()) {
+        const int wide = wide_four_rows();
+        if (wide == 1) {
           if (args.swiglu) launch(gemv_kernel<T, M, true, 8, kDefaultBlocksPerSm>);
           else launch(gemv_kernel<T, M, false, 8, kDefaultBlocksPerSm>);
+          return;
+        }
+        if (wide == 2) {
+          if (args.swiglu) launch(gemv_kernel<T, M, true, 8, kDefaultBlocksPerSm, true>);
+          else launch(gemv_kernel<T, M, false, 8, kDefaultBlocksPerSm, true>);
           return;
         }
       }
