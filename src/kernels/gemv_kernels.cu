@@ -636,23 +636,19 @@ void gemv(int dtype, const GemvArgs& args, void* stream) {
       const unsigned grid = grid_for(kernel, smem, args.n);
       launch_dependent(kernel, dim3(grid), dim3(kThreads), static_cast<size_t>(smem), as_stream(stream), args);
     };
+    // The SwiGLU build or the plain one of the same kernel.
+    auto launch_for = [&](auto swiglu_kernel, auto plain_kernel) {
+      if (args.swiglu) launch(swiglu_kernel);
+      else launch(plain_kernel);
+    };
     by_rows(args.m, [&](auto rows) {
-      constexpr int M = decltype(rows)::value;
+      constexpr int M = decltype(rows)::value, B = kDefaultBlocksPerSm;
       if constexpr (M == 4) {
         const int wide = wide_four_rows();
-        if (wide == 1) {
-          if (args.swiglu) launch(gemv_kernel<T, M, true, 8, kDefaultBlocksPerSm>);
-          else launch(gemv_kernel<T, M, false, 8, kDefaultBlocksPerSm>);
-          return;
-        }
-        if (wide == 2) {
-          if (args.swiglu) launch(gemv_kernel<T, M, true, 8, kDefaultBlocksPerSm, true>);
-          else launch(gemv_kernel<T, M, false, 8, kDefaultBlocksPerSm, true>);
-          return;
-        }
+        if (wide == 1) return launch_for(gemv_kernel<T, M, true, 8, B>, gemv_kernel<T, M, false, 8, B>);
+        if (wide == 2) return launch_for(gemv_kernel<T, M, true, 8, B, true>, gemv_kernel<T, M, false, 8, B, true>);
       }
-      if (args.swiglu) launch(gemv_kernel<T, M, true, raw_vectors<M>()>);
-      else launch(gemv_kernel<T, M, false, raw_vectors<M>()>);
+      launch_for(gemv_kernel<T, M, true, raw_vectors<M>()>, gemv_kernel<T, M, false, raw_vectors<M>()>);
     });
   });
 }

@@ -54,27 +54,20 @@ double tolerance(c10::ScalarType t, const at::Tensor& ref) {
 
 const std::vector<c10::ScalarType> kTypes = {at::kFloat, at::kBFloat16, at::kHalf};
 
-// Sets one of the kernel switches (tensor_core_linear, gemv_chain, tensor_core_attention) for a test's scope.
-template <bool (*Get)(), void (*Set)(bool)>
-struct KernelSetting {
-  bool was = Get();
-  explicit KernelSetting(bool on) { Set(on); }
-  ~KernelSetting() { Set(was); }
-  KernelSetting(const KernelSetting&) = delete;
-  KernelSetting& operator=(const KernelSetting&) = delete;
+// Sets one of the kernel settings (tensor_core_linear, gemv_chain, tensor_core_attention, l2_prefetch_bytes) for
+// a test's scope.
+template <typename V, V (*Get)(), void (*Set)(V)>
+struct ScopedSetting {
+  V was = Get();
+  explicit ScopedSetting(V value) { Set(value); }
+  ~ScopedSetting() { Set(was); }
+  ScopedSetting(const ScopedSetting&) = delete;
+  ScopedSetting& operator=(const ScopedSetting&) = delete;
 };
-using TensorCoreLinearSetting = KernelSetting<tensor_core_linear, set_tensor_core_linear>;
-using GemvChainSetting = KernelSetting<gemv_chain, set_gemv_chain>;
-using TensorCoreAttentionSetting = KernelSetting<tensor_core_attention, set_tensor_core_attention>;
-
-// Sets l2_prefetch_bytes for a test's scope.
-struct L2PrefetchSetting {
-  int64_t was = l2_prefetch_bytes();
-  explicit L2PrefetchSetting(int64_t bytes) { set_l2_prefetch_bytes(bytes); }
-  ~L2PrefetchSetting() { set_l2_prefetch_bytes(was); }
-  L2PrefetchSetting(const L2PrefetchSetting&) = delete;
-  L2PrefetchSetting& operator=(const L2PrefetchSetting&) = delete;
-};
+using TensorCoreLinearSetting = ScopedSetting<bool, tensor_core_linear, set_tensor_core_linear>;
+using GemvChainSetting = ScopedSetting<bool, gemv_chain, set_gemv_chain>;
+using TensorCoreAttentionSetting = ScopedSetting<bool, tensor_core_attention, set_tensor_core_attention>;
+using L2PrefetchSetting = ScopedSetting<int64_t, l2_prefetch_bytes, set_l2_prefetch_bytes>;
 
 std::string type_name(c10::ScalarType t) { return c10::toString(t); }
 
