@@ -26,8 +26,8 @@
 #               LIL_PROFILE_BATCH, default 1; the kernels inside the steps' NVTX ranges that match
 #               LIL_PROFILE_FILTER, default all).
 #   profile-deep: Nsight Compute's full sections and per-instruction samples of one layer's kernels.
-#   bench-32k:  32k context, batch 8, the 1.5B shape: full, then LIL_32K_POLICIES (sink h2o tova quest infllm)
-#               at LIL_32K_BUDGETS (256 1024).
+#   bench-32k:  32k context, batch 8, the shapes LIL_32K_SHAPES (default qwen2-1.5b; llama-8b needs ~51 GB):
+#               full, then LIL_32K_POLICIES (sink h2o tova quest infllm) at LIL_32K_BUDGETS (256 1024).
 #   bench-long: 32k context, batch 8, every policy at budgets 256 / 1024 against full; controller overhead.
 #   bench-policies: the policies issue's grid: one decode step of a Llama-8B-shaped bf16 model at contexts
 #               1k / 8k / 32k, every policy at budgets 128..1024, relative to full (one lil bench process).
@@ -240,12 +240,14 @@ for l in sys.stdin:
   d=json.loads(l); print(d.get("shape"), "batch", d.get("batch"), "'"$var"'", d.get("'"$var"'"), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.3f floor" % d["tbt_over_floor"], "%.0f tok/s" % d.get("tokens_per_s", 0), "%.0f%% of bound" % (100 * d.get("tokens_per_s", 0) / max(1e-9, d.get("bandwidth_bound_tokens_per_s", 0))))'
 fi
 
-if has bench-32k; then  # 32k context, batch 8, qwen2-1.5b: full, then each policy at each budget
+if has bench-32k; then  # 32k context, batch 8, each shape of LIL_32K_SHAPES: full, then each policy at each budget
   log "32k benchmarks -> $results"
-  lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy full
-  for budget in ${LIL_32K_BUDGETS:-256 1024}; do
-    for policy in ${LIL_32K_POLICIES:-sink h2o tova quest infllm}; do
-      lil_bench --shape qwen2-1.5b --context 32768 --batch 8 --new-tokens 32 --policy "$policy" --budget "$budget"
+  for shape in ${LIL_32K_SHAPES:-qwen2-1.5b}; do
+    lil_bench --shape "$shape" --context 32768 --batch 8 --new-tokens 32 --policy full
+    for budget in ${LIL_32K_BUDGETS:-256 1024}; do
+      for policy in ${LIL_32K_POLICIES:-sink h2o tova quest infllm}; do
+        lil_bench --shape "$shape" --context 32768 --batch 8 --new-tokens 32 --policy "$policy" --budget "$budget"
+      done
     done
   done
 fi
