@@ -27,7 +27,8 @@
 #               LIL_PROFILE_FILTER, default all).
 #   profile-deep: Nsight Compute's full sections and per-instruction samples of one layer's kernels.
 #   bench-32k:  32k context, batch 8, the shapes LIL_32K_SHAPES (default qwen2-1.5b; llama-8b needs ~51 GB):
-#               full, then LIL_32K_POLICIES (sink h2o tova quest infllm) at LIL_32K_BUDGETS (256 1024).
+#               full (unless LIL_32K_FULL=0: an earlier stage of the call took it), then LIL_32K_POLICIES
+#               (sink h2o tova quest infllm) at LIL_32K_BUDGETS (256 1024).
 #   bench-long: 32k context, batch 8, every policy at budgets 256 / 1024 against full; controller overhead.
 #   bench-policies: the policies issue's grid: one decode step of a Llama-8B-shaped bf16 model at contexts
 #               1k / 8k / 32k, every policy at budgets 128..1024, relative to full (one lil bench process).
@@ -243,7 +244,7 @@ fi
 if has bench-32k; then  # 32k context, batch 8, each shape of LIL_32K_SHAPES: full, then each policy at each budget
   log "32k benchmarks -> $results"
   for shape in ${LIL_32K_SHAPES:-qwen2-1.5b}; do
-    lil_bench --shape "$shape" --context 32768 --batch 8 --new-tokens 32 --policy full
+    [[ ${LIL_32K_FULL:-1} == 0 ]] || lil_bench --shape "$shape" --context 32768 --batch 8 --new-tokens 32 --policy full
     for budget in ${LIL_32K_BUDGETS:-256 1024}; do
       for policy in ${LIL_32K_POLICIES:-sink h2o tova quest infllm}; do
         lil_bench --shape "$shape" --context 32768 --batch 8 --new-tokens 32 --policy "$policy" --budget "$budget"

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The GPU issue's pending measurements as one device call, most wanted first, so that a call cut short by its
+# limit (600 s a command, or less device time left) still brings back the first ones: every stage streams its
+# results into $OUT as it goes. The device tool brings back at most 8 files from $OUT; this call leaves four:
+# session.log (every stage's output, in order), build.log, bench.err and the results <gpu>-<date>.jsonl.
+#
+#   scripts/gpu_slim.sh on; echo "<commit> <label>" > .carry/head.commit
+#   device run: bash scripts/gpu_next.sh    (carry .carry/deps.tar.xz and .carry/head.commit)
+#   scripts/gpu_slim.sh off
+#
+# The stages (scripts/gpu_session.sh has each one's details):
+#   1. build lil and lil_torch_tests (no Google Benchmark target) against the machine's CUDA LibTorch;
+#   2. 32k context, batch 8, on the Llama-8B shape: full, sink 256, quest 256 (the "TBT goes down" table where
+#      the linear layers run near the bandwidth; bench_table.py checks each ratio against the bytes ratio);
+#   3. batch 4 at 1k (1.5B and 8B): the GEMV's wide builds for three and four rows, LIL_GEMV_WIDE4=0/1/2;
+#   4. the wide builds' correctness: the linear-kernel test and the graph/eager/plain tests (every policy, random
+#      models) with LIL_GEMV_WIDE4=1 and =2;
+#   5. the rest of the 8B 32k table (h2o and infllm at 256, the four policies at 1024);
+#   6. batch 4: LIL_GEMV_MAX_ROWS=2 and 1 (three and four rows through cuBLAS and the separate kernels instead);
+#   7. the headline table (1k, batch 1 and 32, three shapes, Hugging Face eager side by side, the 8k prefill).
+# LIL_NEXT_STAGES picks some of them by number (default "1 2 3 4 5 6 7").
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+out="${OUT:-/tmp/lil-gpu-out}"
+mkdir -p "$out"
+log="$out/session.log"
+stages=" ${LIL_NEXT_STAGES:-1 2 3 4 5 6 7} "
+want() { [[ "$stages" == *" $1 "* ]]; }
+note() { echo "[gpu_next $(date +%T)] $*" >> "$log"; }
+session() { OUT="$out" bash scripts/gpu_session.sh "$@" >> "$log" 2>&1; }
+batch4_ab() {  # one knob over its values at batch 4, 1k context, the 1.5B and 8B shapes
+  LIL_AB_BATCH=4 LIL_AB_SHAPES="qwen2-1.5b llama-8b" LIL_AB_VAR="$1" LIL_AB_VALUES="$2" session bench-ab
+}
+
+if want 1; then
+  note "stage 1: build"
+  LIL_CMAKE_ARGS="${LIL_CMAKE_ARGS:--DLIL_BUILD_BENCH=OFF}" LIL_BUILD_TARGETS="${LIL_BUILD_TARGETS:-lil lil_torch_tests}" \
+    session deps build || { note "build failed"; tail -n 40 "$log"; exit 1; }
+fi
+if want 2; then
+  note "stage 2: 32k batch 8, llama-8b, full / sink 256 / quest 256"
+  LIL_32K_SHAPES=llama-8b LIL_32K_POLICIES="sink quest" LIL_32K_BUDGETS=256 session bench-32k
+fi
+if want 3; then
+  note "stage 3: batch 4, LIL_GEMV_WIDE4 0 1 2"
+  batch4_ab LIL_GEMV_WIDE4 "0 1 2"
+fi
+if want 4; then
+  for wide in 1 2; do
+    note "stage 4: LIL_GEMV_WIDE4=$wide correctness"
+    LIL_GEMV_WIDE4=$wide timeout 120 ./build-gpu/lil_torch_tests \
+      "Fused kernels: the small-batch linear kernel*" \
+      "Fused decode: graph replay*" 2>&1 |
+      tail -n 4 >> "$log"
+  done
+fi
+if want 5; then
+  note "stage 5: the rest of the llama-8b 32k table"
+  LIL_32K_SHAPES=llama-8b LIL_32K_FULL=0 LIL_32K_POLICIES="h2o infllm" LIL_32K_BUDGETS=256 session bench-32k
+  LIL_32K_SHAPES=llama-8b LIL_32K_FULL=0 LIL_32K_POLICIES="sink h2o quest infllm" LIL_32K_BUDGETS=1024 session bench-32k
+fi
+if want 6; then
+  note "stage 6: batch 4, LIL_GEMV_MAX_ROWS 2 1"
+  batch4_ab LIL_GEMV_MAX_ROWS "2 1"
+fi
+if want 7; then
+  note "stage 7: headline table"
+  session bench
+fi
+note "done"
+for f in "$out"/*.jsonl; do [[ -f "$f" ]] && python3 scripts/bench_table.py "$f" 2>&1 | grep -E "^- |check|within|ratio" | tail -n 30; done
+tail -n 20 "$log"
