@@ -102,4 +102,10 @@ expect_contains "$ERR_TEXT" "--engine"
 expect_exit 2 "$LIL" bench --shape tiny --random-weights --engine warp
 expect_exit 2 "$LIL" bench --shape no-such-shape --random-weights
 expect_contains "$ERR_TEXT" "--shape"
+# --help names every built-in shape that the error lists as accepted.
+shapes="${ERR_TEXT#*expected }"
+shapes="${shapes%% or a config.json*}"
+[[ -n "$shapes" && "$shapes" != "$ERR_TEXT" ]] || fail "no shape list in: $ERR_TEXT"
+expect_exit 0 "$LIL" bench --help
+for shape in ${shapes//,/ }; do expect_contains "$OUT_TEXT" "$shape"; done
 echo "bench: ok"
