@@ -68,5 +68,5 @@ if want 7; then
   session bench
 fi
 note "done"
-for f in "$out"/*.jsonl; do [[ -f "$f" ]] && python3 scripts/bench_table.py "$f" 2>&1 | grep -E "^- |check|within|ratio" | tail -n 30; done
+for f in "$out"/*.jsonl; do [[ -f "$f" ]] && python3 scripts/bench_table.py "$f" 2>&1 | sed -n '/^## Targets/,$p'; done
 tail -n 20 "$log"

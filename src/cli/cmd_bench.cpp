@@ -26,7 +26,9 @@ Registrar registrar("bench",
                     "measured in the same run)",
                     [](CLI::App& sub) {
   auto o = std::make_shared<BenchCliOptions>();
-  sub.add_option("--shape", o->bench.shape, "llama-8b | qwen2-1.5b | qwen2-moe-a2.7b | tiny | CONFIG.json")->capture_default_str();
+  std::string shapes;
+  for (const std::string& name : bench_shape_names()) shapes += name + " | ";
+  sub.add_option("--shape", o->bench.shape, shapes + "CONFIG.json")->capture_default_str();
   sub.add_flag("--random-weights", o->random_weights, "Random-initialised weights (the only mode: no checkpoint needed)");
   sub.add_option("--context", o->contexts,
                  "Prompt tokens per row (several values, or the flag repeated: one case per context)")

@@ -51,6 +51,11 @@ double copy_bandwidth(const c10::Device& device) {
 
 }  // namespace
 
+const std::vector<std::string>& bench_shape_names() {
+  static const std::vector<std::string> names = {"llama-8b", "qwen2-1.5b", "qwen2-moe-a2.7b", "tiny"};
+  return names;
+}
+
 ModelConfig bench_shape(const std::string& name) {
   ModelConfig c;
   if (name == "llama-8b") {
@@ -127,7 +132,10 @@ ModelConfig bench_shape(const std::string& name) {
     const std::string text = read_text_file(name);
     return parse_model_config(text, name);
   }
-  fail_at("--shape", "expected llama-8b, qwen2-1.5b, qwen2-moe-a2.7b, tiny or a config.json path, got '" + name + "'");
+  std::string expected;
+  for (const std::string& n : bench_shape_names()) expected += n + ", ";
+  expected.resize(expected.size() - 2);
+  fail_at("--shape", "expected " + expected + " or a config.json path, got '" + name + "'");
 }
 
 namespace {

@@ -17,7 +17,7 @@
 namespace lil {
 
 struct BenchOptions {
-  std::string shape = "qwen2-1.5b";  // llama-8b | qwen2-1.5b | tiny | path to a config.json
+  std::string shape = "qwen2-1.5b";  // one of bench_shape_names() or a path to a config.json
   std::string device = "cpu";
   std::string dtype = "auto";
   int64_t context = 1024;            // prompt tokens per row
@@ -38,8 +38,10 @@ struct BenchOptions {
   uint64_t seed = 0;
 };
 
-// Named shapes of real models (config.json values of the published checkpoints).
+// Named shapes of real models (config.json values of the published checkpoints); bench_shape_names() lists the
+// names bench_shape accepts besides a config.json path (for --help and the error).
 ModelConfig bench_shape(const std::string& name);
+const std::vector<std::string>& bench_shape_names();
 
 nlohmann::json run_bench(const BenchOptions& options);
 
