@@ -14,11 +14,15 @@
 #      the linear layers run near the bandwidth; bench_table.py checks each ratio against the bytes ratio);
 #   3. batch 4 at 1k (1.5B and 8B): the GEMV's wide builds for three and four rows, LIL_GEMV_WIDE4=0/1/2;
 #   4. the wide builds' correctness: the linear-kernel test and the graph/eager/plain tests (every policy, random
-#      models) with LIL_GEMV_WIDE4=1 and =2;
+#      models) with LIL_GEMV_WIDE4=1 and =2 and LIL_GEMV_MAX_ROWS=4;
 #   5. the rest of the 8B 32k table (h2o and infllm at 256, the four policies at 1024);
 #   6. batch 4: LIL_GEMV_MAX_ROWS=2 and 1 (three and four rows through cuBLAS and the separate kernels instead);
-#   7. the headline table (1k, batch 1 and 32, three shapes, Hugging Face eager side by side, the 8k prefill).
-# LIL_NEXT_STAGES picks some of them by number (default "1 2 3 4 5 6 7").
+#   7. the headline table (1k, batch 1 and 32, three shapes, Hugging Face eager side by side, the 8k prefill);
+#   8. batches 1-4 at 1k (1.5B and 8B): the GEMV's row limit LIL_GEMV_MAX_ROWS on either side of each batch size;
+#   9. the 8B 32k table in one build: full, sink / quest / infllm at 256 and 1024 (h2o's prefill takes minutes).
+# Stage 7 runs last.
+# LIL_NEXT_STAGES picks some of them by number (default "1 2 3 4 5 6 7"; stages 8 and 9 only when named); LIL_NEXT_256 and LIL_NEXT_1024 name stage 5's
+# policies at each budget, empty for none (h2o's 32k prefill keeps every attention score and takes minutes, the others seconds).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 out="${OUT:-/tmp/lil-gpu-out}"
@@ -48,20 +52,35 @@ fi
 if want 4; then
   for wide in 1 2; do
     note "stage 4: LIL_GEMV_WIDE4=$wide correctness"
-    LIL_GEMV_WIDE4=$wide timeout 120 ./build-gpu/lil_torch_tests \
-      "Fused kernels: the small-batch linear kernel*" \
-      "Fused decode: graph replay*" 2>&1 |
+    LIL_GEMV_MAX_ROWS=4 LIL_GEMV_WIDE4=$wide timeout 120 ./build-gpu/lil_torch_tests \
+      "Fused kernels: the small-batch linear kernel*,Fused decode: graph replay*" 2>&1 |
       tail -n 4 >> "$log"
   done
 fi
 if want 5; then
   note "stage 5: the rest of the llama-8b 32k table"
-  LIL_32K_SHAPES=llama-8b LIL_32K_FULL=0 LIL_32K_POLICIES="h2o infllm" LIL_32K_BUDGETS=256 session bench-32k
-  LIL_32K_SHAPES=llama-8b LIL_32K_FULL=0 LIL_32K_POLICIES="sink h2o quest infllm" LIL_32K_BUDGETS=1024 session bench-32k
+  for budget in 256 1024; do
+    if [[ $budget == 256 ]]; then policies="${LIL_NEXT_256-h2o infllm}"; else policies="${LIL_NEXT_1024-sink h2o quest infllm}"; fi
+    [[ -n "$policies" ]] || continue
+    LIL_32K_SHAPES=llama-8b LIL_32K_FULL=0 LIL_32K_POLICIES="$policies" LIL_32K_BUDGETS=$budget session bench-32k
+  done
 fi
 if want 6; then
   note "stage 6: batch 4, LIL_GEMV_MAX_ROWS 2 1"
   batch4_ab LIL_GEMV_MAX_ROWS "2 1"
+fi
+if want 8; then
+  # The GEMV's row limit against cuBLAS at each small batch: 0 sends every row to cuBLAS.
+  for batch in 1 2 3 4; do
+    case $batch in 1) values="0 1" ;; 2) values="1 2" ;; 3) values="2 3" ;; 4) values="2 4" ;; esac
+    note "stage 8: batch $batch, LIL_GEMV_MAX_ROWS $values"
+    LIL_AB_BATCH=$batch LIL_AB_SHAPES="qwen2-1.5b llama-8b" LIL_AB_VAR=LIL_GEMV_MAX_ROWS LIL_AB_VALUES="$values" \
+      session bench-ab
+  done
+fi
+if want 9; then
+  note "stage 9: the llama-8b 32k table in one build, h2o left out (its 32k prefill takes minutes)"
+  LIL_32K_SHAPES=llama-8b LIL_32K_POLICIES="sink quest infllm" LIL_32K_BUDGETS="256 1024" session bench-32k
 fi
 if want 7; then
   note "stage 7: headline table"

@@ -635,20 +635,28 @@ int64_t l2_prefetch_bytes() {
 }
 void set_l2_prefetch_bytes(int64_t bytes) { g_l2_prefetch_bytes.store(std::max<int64_t>(0, bytes)); }
 
-#ifdef LIL_WITH_CUDA
 namespace {
-// Rows up to which the CUDA-core GEMV takes a linear layer: LIL_GEMV_MAX_ROWS=1..kGemvMaxRows (read once; a
-// measurement knob), default kGemvMaxRows; more rows go to the tensor-core kernel when it is on, else cuBLAS.
-int64_t gemv_max_rows() {
-  static const int64_t n = [] {
-    const char* env = std::getenv("LIL_GEMV_MAX_ROWS");
-    const long long v = env != nullptr ? std::atoll(env) : kernels::kGemvMaxRows;
-    return v >= 1 && v <= kernels::kGemvMaxRows ? static_cast<int64_t>(v) : kernels::kGemvMaxRows;
-  }();
-  return n;
-}
-}  // namespace
+// The GEMV's three- and four-row builds lose to cuBLAS: at batch 4, 1k context, on an H100
+// (results/gpu/README.md, sixteenth session) the 1.5B shape took 3.700 ms per step with four GEMV rows and
+// 2.039 ms with cuBLAS, the 8B shape 10.006 ms and 6.298 ms.
+constexpr int64_t kDefaultGemvMaxRows = 2;
+std::atomic<int64_t> g_gemv_max_rows{-1};
+int64_t clamp_gemv_rows(long long v) { return v >= 0 && v <= 4 ? static_cast<int64_t>(v) : kDefaultGemvMaxRows; }
+#ifdef LIL_WITH_CUDA
+static_assert(kernels::kGemvMaxRows == 4, "clamp_gemv_rows allows the GEMV's largest build");
 #endif
+}  // namespace
+
+int64_t gemv_max_rows() {
+  int64_t v = g_gemv_max_rows.load();
+  if (v < 0) {
+    const char* env = std::getenv("LIL_GEMV_MAX_ROWS");
+    v = env != nullptr ? clamp_gemv_rows(std::atoll(env)) : kDefaultGemvMaxRows;
+    g_gemv_max_rows.store(v);
+  }
+  return v;
+}
+void set_gemv_max_rows(int64_t rows) { g_gemv_max_rows.store(clamp_gemv_rows(rows)); }
 
 int64_t fused_linear_max_rows(c10::ScalarType dtype) {
 #ifdef LIL_WITH_CUDA

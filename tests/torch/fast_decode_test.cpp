@@ -54,7 +54,8 @@ double tolerance(c10::ScalarType t, const at::Tensor& ref) {
 
 const std::vector<c10::ScalarType> kTypes = {at::kFloat, at::kBFloat16, at::kHalf};
 
-// Sets one of the kernel settings (tensor_core_linear, gemv_chain, tensor_core_attention, l2_prefetch_bytes) for
+// Sets one of the kernel settings (tensor_core_linear, gemv_chain, tensor_core_attention, l2_prefetch_bytes,
+// gemv_max_rows) for
 // a test's scope.
 template <typename V, V (*Get)(), void (*Set)(V)>
 struct ScopedSetting {
@@ -68,6 +69,7 @@ using TensorCoreLinearSetting = ScopedSetting<bool, tensor_core_linear, set_tens
 using GemvChainSetting = ScopedSetting<bool, gemv_chain, set_gemv_chain>;
 using TensorCoreAttentionSetting = ScopedSetting<bool, tensor_core_attention, set_tensor_core_attention>;
 using L2PrefetchSetting = ScopedSetting<int64_t, l2_prefetch_bytes, set_l2_prefetch_bytes>;
+using GemvMaxRowsSetting = ScopedSetting<int64_t, gemv_max_rows, set_gemv_max_rows>;
 
 std::string type_name(c10::ScalarType t) { return c10::toString(t); }
 
@@ -417,14 +419,19 @@ TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, res
   if (!cuda_ready()) return;
   TensorCoreLinearSetting tensor_cores(true);
   at::manual_seed(14);
+  // The GEMV takes up to gemv_max_rows() rows (two by default), all four of its builds when set to four; the
+  // tensor-core kernel the rest of bf16/f16 up to 32.
+  for (int64_t gemv_rows : {gemv_max_rows(), int64_t{4}})
   for (auto t : kTypes) {
-    // Up to four rows the CUDA-core GEMV; 5..32 rows of bf16/f16 the tensor-core kernel, whose launch plan
-    // (K split over a cluster of blocks, k-groups of warps, clusters looping over tiles) these shapes vary:
-    // k = 200 ends in a partial chunk, n = 40000 has more tiles than the GPU holds blocks.
+    GemvMaxRowsSetting gemv_limit(gemv_rows);
+    // Launch plans of the tensor-core kernel (K split over a cluster of blocks, k-groups of warps, clusters
+    // looping over tiles) these shapes vary: k = 200 ends in a partial chunk, n = 40000 has more tiles than the
+    // GPU holds blocks.
     for (int64_t rows : {1, 2, 3, 4, 5, 9, 17, 32}) {
       for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{
                {40, 256}, {1000, 1536}, {96, 4096}, {72, 200}, {200, 8960}, {40000, 64}}) {
-        INFO("dtype " << type_name(t) << ", rows " << rows << ", n " << n << ", k " << k);
+        INFO("gemv rows " << gemv_rows << ", dtype " << type_name(t) << ", rows " << rows << ", n " << n
+                           << ", k " << k);
         at::Tensor x = at::randn({rows, k}, cuda(t));
         at::Tensor w = at::randn({n, k}, cuda(t)) * (1.0 / std::sqrt(static_cast<double>(k)));
         at::Tensor w2 = at::randn({2 * n, k}, cuda(t)) * (1.0 / std::sqrt(static_cast<double>(k)));
@@ -866,7 +873,7 @@ TEST_CASE("Fused decode: bf16 batches of 9 and 32 rows (tensor-core linear layer
     eager_opts.cuda_graph = false;
     auto graphed = generate(*model, batch, graph_opts);
     auto eager = generate(*model, batch, eager_opts);
-    // Batched decode steps of this many rows run the tensor-core kernel (the GEMV takes up to four).
+    // Batched decode steps of this many rows run the tensor-core kernel (the GEMV takes at most four).
     at::Tensor probe = at::zeros({rows, 256}, at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA));
     CHECK(fused_linear_one_kernel(probe, at::zeros({64, 256}, probe.options()), LinearOptions{}) ==
           (rows <= fused_linear_max_rows(at::kBFloat16)));
