@@ -636,10 +636,11 @@ int64_t l2_prefetch_bytes() {
 void set_l2_prefetch_bytes(int64_t bytes) { g_l2_prefetch_bytes.store(std::max<int64_t>(0, bytes)); }
 
 namespace {
-// The GEMV's three- and four-row builds lose to cuBLAS: at batch 4, 1k context, on an H100
-// (results/gpu/README.md, sixteenth session) the 1.5B shape took 3.700 ms per step with four GEMV rows and
-// 2.039 ms with cuBLAS, the 8B shape 10.006 ms and 6.298 ms.
-constexpr int64_t kDefaultGemvMaxRows = 2;
+// The GEMV beats cuBLAS (with the separate norm / SwiGLU kernels) at one row only. Per decode step at 1k
+// context on an H100 (results/gpu/README.md, sixteenth session), GEMV against cuBLAS for the batch's rows:
+// 1.5B shape, batch 1 1.840 / 1.963 ms, batch 2 2.311 / 2.010, batch 3 2.834 / 2.013, batch 4 3.682 / 2.011;
+// 8B shape, batch 1 6.035 / 6.064, batch 2 7.256 / 6.139, batch 3 10.431 / 6.222, batch 4 10.017 / 6.270.
+constexpr int64_t kDefaultGemvMaxRows = 1;
 std::atomic<int64_t> g_gemv_max_rows{-1};
 int64_t clamp_gemv_rows(long long v) { return v >= 0 && v <= 4 ? static_cast<int64_t>(v) : kDefaultGemvMaxRows; }
 #ifdef LIL_WITH_CUDA

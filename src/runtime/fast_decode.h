@@ -106,8 +106,8 @@ std::pair<at::Tensor, at::Tensor> group_pairs_by_expert(const at::Tensor& expert
 // given); then y = x @ w^T (+ bias); with swiglu, w is [gate; up] ([2I, K]) and y = silu(gate) * up; with a
 // residual, y = residual + y; with float_out, the result comes back as float32. Each step rounds to x's
 // dtype as the separate Hugging Face ops do. fused_linear runs one kernel on CUDA for up to
-// fused_linear_max_rows(dtype) rows (the CUDA-core GEMV up to 2 rows by default, which measured faster than
-// cuBLAS there and slower beyond; LIL_GEMV_MAX_ROWS=0..4 sets it; then, when
+// fused_linear_max_rows(dtype) rows (the CUDA-core GEMV for one row by default, where it measured faster
+// than cuBLAS, slower for two to four; LIL_GEMV_MAX_ROWS=0..4 sets it; then, when
 // tensor_core_linear() is on, for bf16/f16 on a Hopper GPU the tensor-core kernel up to kernels::kMmaMaxRows)
 // and the separate ops (cuBLAS) beyond;
 // reference_linear is the plain ATen composition.
@@ -144,7 +144,7 @@ int64_t l2_prefetch_bytes();
 void set_l2_prefetch_bytes(int64_t bytes);
 // Rows up to which the CUDA-core GEMV takes a linear layer (fused_linear); more go to the tensor-core kernel when
 // tensor_core_linear() is on, else to cuBLAS. LIL_GEMV_MAX_ROWS=0..4 (read once; 0 sends every row to cuBLAS) or
-// set_gemv_max_rows; 2 by default, where the GEMV measured faster than cuBLAS (its 3- and 4-row builds slower).
+// set_gemv_max_rows; 1 by default: the GEMV measured faster than cuBLAS for one row and slower for two to four.
 int64_t gemv_max_rows();
 void set_gemv_max_rows(int64_t rows);
 

@@ -419,7 +419,7 @@ TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, res
   if (!cuda_ready()) return;
   TensorCoreLinearSetting tensor_cores(true);
   at::manual_seed(14);
-  // The GEMV takes up to gemv_max_rows() rows (two by default), all four of its builds when set to four; the
+  // The GEMV takes up to gemv_max_rows() rows (one by default), all four of its builds when set to four; the
   // tensor-core kernel the rest of bf16/f16 up to 32.
   for (int64_t gemv_rows : {gemv_max_rows(), int64_t{4}})
   for (auto t : kTypes) {
