@@ -20,8 +20,10 @@
 #   7. the headline table (1k, batch 1 and 32, three shapes, Hugging Face eager side by side, the 8k prefill);
 #   8. batches 1-4 at 1k (1.5B and 8B): the GEMV's row limit LIL_GEMV_MAX_ROWS on either side of each batch size;
 #   9. the 8B 32k table in one build: full, sink / quest / infllm at 256 and 1024 (h2o's prefill takes minutes).
+#  10. 32k batch 8 on the 8B shape, a knob (LIL_NEXT_32K_VAR, default LIL_ATTN_TARGET_BLOCKS) over values
+#      (LIL_NEXT_32K_VALUES, default 264 528 1056) for policies (LIL_NEXT_32K_POLICIES) at LIL_NEXT_32K_BUDGETS.
 # Stage 7 runs last.
-# LIL_NEXT_STAGES picks some of them by number (default "1 2 3 4 5 6 7"; stages 8 and 9 only when named); LIL_NEXT_256 and LIL_NEXT_1024 name stage 5's
+# LIL_NEXT_STAGES picks some of them by number (default "1 2 3 4 5 6 7"; stages 8 to 10 only when named); LIL_NEXT_256 and LIL_NEXT_1024 name stage 5's
 # policies at each budget, empty for none (h2o's 32k prefill keeps every attention score and takes minutes, the others seconds).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -81,6 +83,21 @@ fi
 if want 9; then
   note "stage 9: the llama-8b 32k table in one build, h2o left out (its 32k prefill takes minutes)"
   LIL_32K_SHAPES=llama-8b LIL_32K_POLICIES="sink quest infllm" LIL_32K_BUDGETS="256 1024" session bench-32k
+fi
+if want 10; then
+  # Attention blocks per step at 32k, batch 8, budget 1024 (8B): 8 rows x 8 KV heads take 4 splits of 256 slots at
+  # the default 264 blocks; more, shorter splits for the policies' small attended sets.
+  var="${LIL_NEXT_32K_VAR:-LIL_ATTN_TARGET_BLOCKS}"
+  for value in ${LIL_NEXT_32K_VALUES:-264 528 1056}; do
+    note "stage 10: 32k, $var=$value"
+    (export "$var=$value" LIL_BENCH_TAG="\"$var\":\"$value\""
+     LIL_32K_SHAPES=llama-8b LIL_32K_FULL=0 LIL_32K_POLICIES="${LIL_NEXT_32K_POLICIES:-sink quest infllm}" \
+       LIL_32K_BUDGETS="${LIL_NEXT_32K_BUDGETS:-1024}" session bench-32k)
+  done
+  grep -h '"LIL_' "$out"/*.jsonl | python3 -c 'import sys,json
+for l in sys.stdin:
+  d=json.loads(l); k=[x for x in d if x.startswith("LIL_")]
+  print(d["shape"], d["context"], d["policy"], d["budget"], " ".join(x + "=" + str(d[x]) for x in k), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.3f floor" % d["tbt_over_floor"])' >> "$log"
 fi
 if want 7; then
   note "stage 7: headline table"
