@@ -22,8 +22,10 @@
 #   9. the 8B 32k table in one build: full, sink / quest / infllm at 256 and 1024 (h2o's prefill takes minutes).
 #  10. 32k batch 8 on the 8B shape, a knob (LIL_NEXT_32K_VAR, default LIL_ATTN_TARGET_BLOCKS) over values
 #      (LIL_NEXT_32K_VALUES, default 264 528 1056) for policies (LIL_NEXT_32K_POLICIES) at LIL_NEXT_32K_BUDGETS.
+#  11. Nsight Compute per-kernel times of the 8B's 32k batch-8 steps for sink / quest / infllm at 1024
+#      (LIL_NEXT_PROFILE, LIL_NEXT_PROFILE_BUDGET): where the selection and gathered attention spend their time.
 # Stage 7 runs last.
-# LIL_NEXT_STAGES picks some of them by number (default "1 2 3 4 5 6 7"; stages 8 to 10 only when named); LIL_NEXT_256 and LIL_NEXT_1024 name stage 5's
+# LIL_NEXT_STAGES picks some of them by number (default "1 2 3 4 5 6 7"; stages 8 to 11 only when named); LIL_NEXT_256 and LIL_NEXT_1024 name stage 5's
 # policies at each budget, empty for none (h2o's 32k prefill keeps every attention score and takes minutes, the others seconds).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -98,6 +100,17 @@ if want 10; then
 for l in sys.stdin:
   d=json.loads(l); k=[x for x in d if x.startswith("LIL_")]
   print(d["shape"], d["context"], d["policy"], d["budget"], " ".join(x + "=" + str(d[x]) for x in k), "tbt %.3f ms" % (1e3*d["tbt_p50_s"]), "x%.3f floor" % d["tbt_over_floor"])' >> "$log"
+fi
+if want 11; then
+  # Where the policies' 32k steps go beyond their bytes: Nsight Compute's per-kernel times of fused (non-graph)
+  # steps, 8B shape, batch 8, the policies in LIL_NEXT_PROFILE at budget LIL_NEXT_PROFILE_BUDGET. The tables go
+  # to session.log, the CSVs stay on the machine (the device tool brings back at most 8 files).
+  for policy in ${LIL_NEXT_PROFILE:-sink quest infllm}; do
+    note "stage 11: profile llama-8b 32k batch 8 $policy ${LIL_NEXT_PROFILE_BUDGET:-1024}"
+    LIL_PROFILE_DIR=/tmp/lil-profile LIL_PROFILE_SHAPES=llama-8b LIL_PROFILE_CONTEXT=32768 LIL_PROFILE_BATCH=8 \
+      LIL_PROFILE_POLICY="$policy" LIL_PROFILE_BUDGET="${LIL_NEXT_PROFILE_BUDGET:-1024}" LIL_PROFILE_TIMEOUT=300 \
+      session profile
+  done
 fi
 if want 7; then
   note "stage 7: headline table"

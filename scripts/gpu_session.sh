@@ -23,7 +23,8 @@
 #               value of one environment knob (LIL_AB_VAR, default LIL_GEMV_BLOCKS_PER_SM, over LIL_AB_VALUES,
 #               default "1 2"); lines tagged with the knob.
 #   profile:    Nsight Compute per-kernel times of fused (non-graph) decode steps (LIL_PROFILE_SHAPES, batch
-#               LIL_PROFILE_BATCH, default 1; the kernels inside the steps' NVTX ranges that match
+#               LIL_PROFILE_BATCH, default 1, context LIL_PROFILE_CONTEXT, default 1024, LIL_PROFILE_POLICY at
+#               LIL_PROFILE_BUDGET, default full; the kernels inside the steps' NVTX ranges that match
 #               LIL_PROFILE_FILTER, default all).
 #   profile-deep: Nsight Compute's full sections and per-instruction samples of one layer's kernels.
 #   bench-32k:  32k context, batch 8, the shapes LIL_32K_SHAPES (default qwen2-1.5b; llama-8b needs ~51 GB):
@@ -260,16 +261,27 @@ if has profile; then
   # kernel inside the steps' NVTX ranges ("lil.decode", so no prefill kernel), or those matching
   # LIL_PROFILE_FILTER; the first LIL_PROFILE_KERNELS launches: the warm-up run's steps (64-token context), then
   # the 1k ones (LIL_PROFILE_SKIP launches skipped first).
-  log "profile -> $out/ncu-*.csv"
+  # LIL_PROFILE_CONTEXT (default 1024) and LIL_PROFILE_POLICY / LIL_PROFILE_BUDGET (default full) set the step;
+  # the files go to LIL_PROFILE_DIR (default $out), named by shape, and policy when one is given.
+  pdir="${LIL_PROFILE_DIR:-$out}"
+  mkdir -p "$pdir"
+  policy_args=() tag=""
+  if [[ -n "${LIL_PROFILE_POLICY:-}" ]]; then
+    policy_args=(--policy "$LIL_PROFILE_POLICY" --budget "${LIL_PROFILE_BUDGET:-256}")
+    tag="-$LIL_PROFILE_POLICY${LIL_PROFILE_BUDGET:-256}"
+  fi
+  log "profile -> $pdir/ncu-*.csv"
   for shape in ${LIL_PROFILE_SHAPES:-qwen2-1.5b llama-8b}; do
-    timeout 240 ncu --clock-control none --cache-control none --graph-profiling node --csv \
+    name="ncu-$shape${tag}"
+    timeout "${LIL_PROFILE_TIMEOUT:-240}" ncu --clock-control none --cache-control none --graph-profiling node --csv \
       --nvtx --nvtx-include "lil.decode/" -k "regex:${LIL_PROFILE_FILTER:-.}" \
       --launch-skip "${LIL_PROFILE_SKIP:-0}" --launch-count "${LIL_PROFILE_KERNELS:-900}" \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum \
-      ./build-gpu/lil bench --random-weights --device cuda --shape "$shape" --context 1024 \
-      --batch "${LIL_PROFILE_BATCH:-1}" --new-tokens 4 --mode fused > "$out/ncu-$shape.csv" 2> "$out/ncu-$shape.err"
-    log "$shape: $(grep -c gpu__time_duration "$out/ncu-$shape.csv") kernels profiled"
-    python3 scripts/ncu_summary.py "$out/ncu-$shape.csv" > "$out/ncu-$shape.md" && cat "$out/ncu-$shape.md"
+      ./build-gpu/lil bench --random-weights --device cuda --shape "$shape" --context "${LIL_PROFILE_CONTEXT:-1024}" \
+      --batch "${LIL_PROFILE_BATCH:-1}" --new-tokens 4 --mode fused "${policy_args[@]}" \
+      > "$pdir/$name.csv" 2> "$pdir/$name.err"
+    log "$shape${tag}: $(grep -c gpu__time_duration "$pdir/$name.csv") kernels profiled"
+    python3 scripts/ncu_summary.py "$pdir/$name.csv" > "$pdir/$name.md" && cat "$pdir/$name.md"
   done
 fi
 
