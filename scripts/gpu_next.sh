@@ -4,35 +4,37 @@
 # results into $OUT as it goes. The device tool brings back at most 8 files from $OUT; this call leaves four:
 # session.log (every stage's output, in order), build.log, bench.err and the results <gpu>-<date>.jsonl.
 #
-#   scripts/gpu_slim.sh on; echo "<commit> <label>" > .carry/head.commit
+#   scripts/gpu_slim.sh on; git rev-parse --short HEAD > .carry/head.commit
 #   device run: bash scripts/gpu_next.sh    (carry .carry/deps.tar.xz and .carry/head.commit)
 #   scripts/gpu_slim.sh off
 #
-# The stages (scripts/gpu_session.sh has each one's details):
+# The stages (scripts/gpu_session.sh has each one's details). Taken on an H100 in the sixteenth session
+# (results/gpu/README.md): 2-6, 8-10. Pending, and the default: 1, 9, 11, 7.
 #   1. build lil and lil_torch_tests (no Google Benchmark target) against the machine's CUDA LibTorch;
 #   2. 32k context, batch 8, on the Llama-8B shape: full, sink 256, quest 256 (the "TBT goes down" table where
 #      the linear layers run near the bandwidth; bench_table.py checks each ratio against the bytes ratio);
-#   3. batch 4 at 1k (1.5B and 8B): the GEMV's wide builds for three and four rows, LIL_GEMV_WIDE4=0/1/2;
+#   3. batch 4 at 1k (1.5B and 8B): the GEMV's wide builds for three and four rows, LIL_GEMV_WIDE4=0/1/2, with
+#      LIL_GEMV_MAX_ROWS=4 (the default, 1, sends three and four rows to cuBLAS);
 #   4. the wide builds' correctness: the linear-kernel test and the graph/eager/plain tests (every policy, random
 #      models) with LIL_GEMV_WIDE4=1 and =2 and LIL_GEMV_MAX_ROWS=4;
-#   5. the rest of the 8B 32k table (h2o and infllm at 256, the four policies at 1024);
-#   6. batch 4: LIL_GEMV_MAX_ROWS=2 and 1 (three and four rows through cuBLAS and the separate kernels instead);
+#   5. the rest of the 8B 32k table: LIL_NEXT_256 (default h2o infllm) at 256 and LIL_NEXT_1024 (default sink h2o
+#      quest infllm) at 1024, either empty for none (h2o's 32k prefill keeps every attention score: minutes);
+#   6. batch 4: LIL_GEMV_MAX_ROWS=4 and 1 (four GEMV rows against cuBLAS);
 #   7. the headline table (1k, batch 1 and 32, three shapes, Hugging Face eager side by side, the 8k prefill);
+#      runs last;
 #   8. batches 1-4 at 1k (1.5B and 8B): the GEMV's row limit LIL_GEMV_MAX_ROWS on either side of each batch size;
-#   9. the 8B 32k table in one build: full, sink / quest / infllm at 256 and 1024 (h2o's prefill takes minutes).
+#   9. the 8B 32k table in one build: full, sink / quest / infllm at 256 and 1024 (h2o's prefill takes minutes);
 #  10. 32k batch 8 on the 8B shape, a knob (LIL_NEXT_32K_VAR, default LIL_ATTN_TARGET_BLOCKS) over values
-#      (LIL_NEXT_32K_VALUES, default 264 528 1056) for policies (LIL_NEXT_32K_POLICIES) at LIL_NEXT_32K_BUDGETS.
+#      (LIL_NEXT_32K_VALUES, default 264 528 1056) for policies (LIL_NEXT_32K_POLICIES) at LIL_NEXT_32K_BUDGETS;
 #  11. Nsight Compute per-kernel times of the 8B's 32k batch-8 steps for sink / quest / infllm at 1024
 #      (LIL_NEXT_PROFILE, LIL_NEXT_PROFILE_BUDGET): where the selection and gathered attention spend their time.
-# Stage 7 runs last.
-# LIL_NEXT_STAGES picks some of them by number (default "1 2 3 4 5 6 7"; stages 8 to 11 only when named); LIL_NEXT_256 and LIL_NEXT_1024 name stage 5's
-# policies at each budget, empty for none (h2o's 32k prefill keeps every attention score and takes minutes, the others seconds).
+# LIL_NEXT_STAGES picks stages by number (default "1 9 11 7").
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 out="${OUT:-/tmp/lil-gpu-out}"
 mkdir -p "$out"
 log="$out/session.log"
-stages=" ${LIL_NEXT_STAGES:-1 2 3 4 5 6 7} "
+stages=" ${LIL_NEXT_STAGES:-1 9 11 7} "
 want() { [[ "$stages" == *" $1 "* ]]; }
 note() { echo "[gpu_next $(date +%T)] $*" >> "$log"; }
 session() { OUT="$out" bash scripts/gpu_session.sh "$@" >> "$log" 2>&1; }
@@ -51,7 +53,7 @@ if want 2; then
 fi
 if want 3; then
   note "stage 3: batch 4, LIL_GEMV_WIDE4 0 1 2"
-  batch4_ab LIL_GEMV_WIDE4 "0 1 2"
+  (export LIL_GEMV_MAX_ROWS=4; batch4_ab LIL_GEMV_WIDE4 "0 1 2")
 fi
 if want 4; then
   for wide in 1 2; do
@@ -70,8 +72,8 @@ if want 5; then
   done
 fi
 if want 6; then
-  note "stage 6: batch 4, LIL_GEMV_MAX_ROWS 2 1"
-  batch4_ab LIL_GEMV_MAX_ROWS "2 1"
+  note "stage 6: batch 4, LIL_GEMV_MAX_ROWS 4 1"
+  batch4_ab LIL_GEMV_MAX_ROWS "4 1"
 fi
 if want 8; then
   # The GEMV's row limit against cuBLAS at each small batch: 0 sends every row to cuBLAS.
