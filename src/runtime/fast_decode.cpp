@@ -651,8 +651,11 @@ static_assert(kernels::kGemvMaxRows == 4, "clamp_gemv_rows allows the GEMV's lar
 int64_t gemv_max_rows() {
   int64_t v = g_gemv_max_rows.load();
   if (v < 0) {
+    // Unset, empty or not a whole number 0..4: the default.
     const char* env = std::getenv("LIL_GEMV_MAX_ROWS");
-    v = env != nullptr ? clamp_gemv_rows(std::atoll(env)) : kDefaultGemvMaxRows;
+    char* end = nullptr;
+    const long long parsed = env != nullptr ? std::strtoll(env, &end, 10) : -1;
+    v = env != nullptr && end != env && *end == '\0' ? clamp_gemv_rows(parsed) : kDefaultGemvMaxRows;
     g_gemv_max_rows.store(v);
   }
   return v;

@@ -55,8 +55,7 @@ double tolerance(c10::ScalarType t, const at::Tensor& ref) {
 const std::vector<c10::ScalarType> kTypes = {at::kFloat, at::kBFloat16, at::kHalf};
 
 // Sets one of the kernel settings (tensor_core_linear, gemv_chain, tensor_core_attention, l2_prefetch_bytes,
-// gemv_max_rows) for
-// a test's scope.
+// gemv_max_rows) for a test's scope.
 template <typename V, V (*Get)(), void (*Set)(V)>
 struct ScopedSetting {
   V was = Get();
@@ -413,6 +412,22 @@ TEST_CASE("Fused kernels: InfLLM's block choice, attention and score update equa
   }
 }
 
+
+TEST_CASE("Fused kernels: the GEMV's row limit takes 0..4 and falls back to its default otherwise", "[fast]") {
+  const int64_t fallback = [] {
+    GemvMaxRowsSetting probe(-1);  // out of range: the default
+    return gemv_max_rows();
+  }();
+  CHECK(fallback == 1);
+  for (int64_t rows : {0, 1, 2, 3, 4}) {
+    GemvMaxRowsSetting limit(rows);
+    CHECK(gemv_max_rows() == rows);
+  }
+  for (int64_t rows : {-5, 5, 64}) {
+    GemvMaxRowsSetting limit(rows);
+    CHECK(gemv_max_rows() == fallback);
+  }
+}
 
 TEST_CASE("Fused kernels: the small-batch linear kernel (norm, bias, SwiGLU, residual fused) equals its ATen twin",
           "[fast][cuda]") {
