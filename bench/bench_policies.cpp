@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "policies/policy.h"
+#include "policies/prompt_attention.h"
 #include "runtime/kv_cache.h"
 
 namespace {
@@ -72,6 +73,20 @@ void BM_PolicyStep(benchmark::State& state, const std::string& policy, int64_t b
   state.counters["kv_read_ratio"] =
       policy == "full" ? 1.0 : static_cast<double>(std::min(budget, context)) / static_cast<double>(context);
 }
+
+// H2O's prefill scores (prompt_attention_received: the attention mass every prompt token receives from every
+// prompt query, in query chunks) for one layer of the same shape: O(T^2) work, the part of a long prompt's
+// prefill that H2O adds.
+void BM_PromptAttentionReceived(benchmark::State& state) {
+  at::set_num_threads(1);
+  at::manual_seed(0);
+  const int64_t prompt_len = state.range(0);
+  at::Tensor q = at::randn({kQueryHeads, prompt_len, kHeadDim}), k = at::randn({kKvHeads, prompt_len, kHeadDim}),
+             v = at::randn({kKvHeads, prompt_len, kHeadDim});
+  const lil::PrefillView view{0, 0, q, k, v, 1.0 / std::sqrt(static_cast<double>(kHeadDim))};
+  for (auto _ : state) benchmark::DoNotOptimize(lil::prompt_attention_received(view).data_ptr<float>());
+}
+BENCHMARK(BM_PromptAttentionReceived)->ArgName("prompt")->Arg(1024)->Arg(4096)->Unit(benchmark::kMillisecond);
 
 // Registered at static-initialisation time, full first so the ratios have their denominator.
 const bool kRegistered = [] {

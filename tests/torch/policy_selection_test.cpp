@@ -3,12 +3,14 @@
 #include "catch_torch.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "policies/policy.h"
+#include "policies/prompt_attention.h"
 #include "runtime/kv_cache.h"
 
 using namespace lil;
@@ -138,4 +140,37 @@ TEST_CASE("quest: pages ranked by their min/max upper bound, the current page al
   CHECK(attended(at::tensor({-1.f, 0.f})) == std::set<int64_t>{2, 3, 8});
   // q = (0,-1): bounds 0, 5, -2, 0 again by the second coordinate.
   CHECK(attended(at::tensor({0.f, -1.f})) == std::set<int64_t>{2, 3, 8});
+}
+
+TEST_CASE("prompt attention: chunked over queries, it equals the dense causal softmax", "[policy][selection]") {
+  // Prompts longer than a query chunk (256), several heads per KV head: the mass each token receives (H2O's
+  // prefill scores, each chunk's scores cut at its last query) and the probabilities of a window of queries
+  // (TOVA, SnapKV) against one dense masked softmax over the whole prompt.
+  at::manual_seed(31);
+  for (int64_t prompt_len : {1, 255, 256, 257, 600}) {
+    INFO("prompt length " << prompt_len);
+    const int64_t n_kv = 2, group = 3, head_dim = 16;
+    at::Tensor queries = at::randn({n_kv * group, prompt_len, head_dim}, at::kFloat);
+    at::Tensor keys = at::randn({n_kv, prompt_len, head_dim}, at::kFloat) * 2;
+    at::Tensor values = at::randn({n_kv, prompt_len, head_dim}, at::kFloat);
+    const double scale = 0.25;
+    PrefillView view{0, 0, queries, keys, values, scale};
+
+    at::Tensor q = queries.reshape({n_kv, group, prompt_len, head_dim}).to(at::kDouble);
+    at::Tensor logits = at::matmul(q, keys.to(at::kDouble).unsqueeze(1).transpose(2, 3)) * scale;
+    at::Tensor future = at::ones({prompt_len, prompt_len}, at::kBool).triu(1);
+    at::Tensor dense = at::softmax(logits.masked_fill(future, -std::numeric_limits<double>::infinity()), -1);
+
+    at::Tensor received = prompt_attention_received(view);
+    REQUIRE(received.sizes() == at::IntArrayRef({n_kv, prompt_len}));
+    CHECK(received.scalar_type() == at::kFloat);
+    CHECK(at::allclose(received.to(at::kDouble), dense.sum({1, 2}), 1e-5, 1e-5));
+    // Every query's probabilities sum to one: the total mass is the number of queries times the group.
+    CHECK(received.sum().item<double>() == Approx(static_cast<double>(n_kv * group * prompt_len)).epsilon(1e-5));
+
+    const int64_t begin = std::max<int64_t>(0, prompt_len - 40);
+    at::Tensor window = prompt_attention(view, begin, prompt_len);
+    REQUIRE(window.sizes() == at::IntArrayRef({n_kv, group, prompt_len - begin, prompt_len}));
+    CHECK(at::allclose(window.to(at::kDouble), dense.slice(2, begin, prompt_len), 1e-5, 1e-6));
+  }
 }
