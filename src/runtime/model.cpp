@@ -264,18 +264,20 @@ at::Tensor CausalLM::dense_causal_attention(const at::Tensor& q, const at::Tenso
   // Dense causal attention, GQA by grouping query heads per KV head, in query chunks.
   const int64_t seq_len = q.size(1), n_heads = q.size(0), n_kv = k.size(0), d = q.size(2);
   const int64_t group = n_heads / n_kv;
+  // A chunk's queries see no key past its last query: its scores stop there, and only the block of keys from its
+  // first query on can lie in a query's future.
   at::Tensor qg = q.reshape({n_kv, group, seq_len, d});
   at::Tensor kt = k.unsqueeze(1).transpose(2, 3);  // [Hkv,1,D,T]
   at::Tensor vg = v.unsqueeze(1);                  // [Hkv,1,T,D]
   std::vector<at::Tensor> chunks;
   for (int64_t start = 0; start < seq_len; start += kPrefillQueryChunk) {
     const int64_t end = std::min(seq_len, start + kPrefillQueryChunk);
-    at::Tensor scores = at::matmul(qg.slice(2, start, end), kt).to(at::kFloat) * scale;  // [Hkv,G,c,T]
+    at::Tensor scores = at::matmul(qg.slice(2, start, end), kt.slice(3, 0, end)).to(at::kFloat).mul_(scale);  // [Hkv,G,c,end]
     at::Tensor qpos = positions.slice(0, start, end).unsqueeze(1);
-    at::Tensor future = positions.unsqueeze(0).gt(qpos);                                  // [c,T]
-    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+    at::Tensor future = positions.slice(0, start, end).unsqueeze(0).gt(qpos);  // [c,c]
+    scores.slice(3, start, end).masked_fill_(future, -std::numeric_limits<float>::infinity());
     at::Tensor probs = at::softmax(scores, -1).to(dtype_);
-    chunks.push_back(at::matmul(probs, vg));  // [Hkv,G,c,D]
+    chunks.push_back(at::matmul(probs, vg.slice(2, 0, end)));  // [Hkv,G,c,D]
   }
   return at::cat(chunks, 2).reshape({n_heads, seq_len, d}).transpose(0, 1).reshape({seq_len, n_heads * d});
 }
