@@ -26,7 +26,7 @@
 #   9. the 8B 32k table in one build: full, sink / quest / infllm at 256 and 1024 (h2o's prefill takes minutes);
 #  10. 32k batch 8 on the 8B shape, a knob (LIL_NEXT_32K_VAR, default LIL_ATTN_TARGET_BLOCKS) over values
 #      (LIL_NEXT_32K_VALUES, default 264 528 1056) for policies (LIL_NEXT_32K_POLICIES) at LIL_NEXT_32K_BUDGETS;
-#  11. Nsight Compute per-kernel times of the 8B's 32k batch-8 steps for sink / quest / infllm at 1024
+#  11. Nsight Compute per-kernel times of the 8B's 32k batch-8 steps for quest / infllm / sink at 1024
 #      (LIL_NEXT_PROFILE, LIL_NEXT_PROFILE_BUDGET): where the selection and gathered attention spend their time.
 # LIL_NEXT_STAGES picks stages by number (default "1 9 11 7").
 set -uo pipefail
@@ -106,12 +106,14 @@ fi
 if want 11; then
   # Where the policies' 32k steps go beyond their bytes: Nsight Compute's per-kernel times of fused (non-graph)
   # steps, 8B shape, batch 8, the policies in LIL_NEXT_PROFILE at budget LIL_NEXT_PROFILE_BUDGET. The tables go
-  # to session.log, the CSVs stay on the machine (the device tool brings back at most 8 files).
-  for policy in ${LIL_NEXT_PROFILE:-sink quest infllm}; do
+  # to session.log, the CSVs stay on the machine (the device tool brings back at most 8 files). lil bench's warm-up
+  # (the first prompt alone, 3 decode steps) comes first; 2400 launches take it and the 3 batch-8 steps (about 350
+  # launches a step), which the summary lists apart (its groups are by kernel and grid).
+  for policy in ${LIL_NEXT_PROFILE:-quest infllm sink}; do
     note "stage 11: profile llama-8b 32k batch 8 $policy ${LIL_NEXT_PROFILE_BUDGET:-1024}"
     LIL_PROFILE_DIR=/tmp/lil-profile LIL_PROFILE_SHAPES=llama-8b LIL_PROFILE_CONTEXT=32768 LIL_PROFILE_BATCH=8 \
       LIL_PROFILE_POLICY="$policy" LIL_PROFILE_BUDGET="${LIL_NEXT_PROFILE_BUDGET:-1024}" LIL_PROFILE_TIMEOUT=300 \
-      session profile
+      LIL_PROFILE_KERNELS=2400 session profile
   done
 fi
 if want 7; then

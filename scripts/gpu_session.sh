@@ -259,8 +259,8 @@ if has profile; then
   # LIL_PROFILE_BATCH (default 1), for the shapes in LIL_PROFILE_SHAPES: where a step's time goes between the
   # kernels and the gaps between them. Eager steps (Nsight Compute does not see into the replayed graph): every
   # kernel inside the steps' NVTX ranges ("lil.decode", so no prefill kernel), or those matching
-  # LIL_PROFILE_FILTER; the first LIL_PROFILE_KERNELS launches: the warm-up run's steps (64-token context), then
-  # the 1k ones (LIL_PROFILE_SKIP launches skipped first).
+  # LIL_PROFILE_FILTER; the first LIL_PROFILE_KERNELS launches: lil bench's warm-up steps (the first prompt
+  # alone, 3 steps), then the batch's (LIL_PROFILE_SKIP launches skipped first).
   # LIL_PROFILE_CONTEXT (default 1024) and LIL_PROFILE_POLICY / LIL_PROFILE_BUDGET (default full) set the step;
   # the files go to LIL_PROFILE_DIR (default $out), named by shape, and policy when one is given.
   pdir="${LIL_PROFILE_DIR:-$out}"
