@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The GPU issue's pending measurements as one device call, most wanted first, so that a call cut short by its
 # limit (600 s a command, or less device time left) still brings back the first ones: every stage streams its
-# results into $OUT as it goes. The device tool brings back at most 8 files from $OUT; this call leaves four:
-# session.log (every stage's output, in order), build.log, bench.err and the results <gpu>-<date>.jsonl.
+# results into $OUT as it goes. The device tool brings back at most 8 files from $OUT; this call leaves five:
+# session.log (every stage's output, in order), build.log, bench.err, fast_tests.log and the results
+# <gpu>-<date>.jsonl.
 #
 #   scripts/gpu_slim.sh on; git rev-parse --short HEAD > .carry/head.commit
 #   device run: bash scripts/gpu_next.sh    (carry .carry/deps.tar.xz and .carry/head.commit)
 #   scripts/gpu_slim.sh off
 #
 # The stages (scripts/gpu_session.sh has each one's details). Taken on an H100 in the sixteenth session
-# (results/gpu/README.md): 2-6, 8-10. Pending, and the default: 1, 9, 11, 7.
+# (results/gpu/README.md): 2-6, 8-10. Pending, and the default: 1, 12, 9, 11, 7.
 #   1. build lil and lil_torch_tests (no Google Benchmark target) against the machine's CUDA LibTorch;
 #   2. 32k context, batch 8, on the Llama-8B shape: full, sink 256, quest 256 (the "TBT goes down" table where
 #      the linear layers run near the bandwidth; bench_table.py checks each ratio against the bytes ratio);
@@ -26,15 +27,16 @@
 #   9. the 8B 32k table in one build: full, sink / quest / infllm at 256 and 1024 (h2o's prefill takes minutes);
 #  10. 32k batch 8 on the 8B shape, a knob (LIL_NEXT_32K_VAR, default LIL_ATTN_TARGET_BLOCKS) over values
 #      (LIL_NEXT_32K_VALUES, default 264 528 1056) for policies (LIL_NEXT_32K_POLICIES) at LIL_NEXT_32K_BUDGETS;
-#  11. Nsight Compute per-kernel times of the 8B's 32k batch-8 steps for quest / infllm / sink at 1024
+#  11. Nsight Compute per-kernel times of the 8B's 32k batch-8 steps for quest and infllm at 1024
 #      (LIL_NEXT_PROFILE, LIL_NEXT_PROFILE_BUDGET): where the selection and gathered attention spend their time.
-# LIL_NEXT_STAGES picks stages by number (default "1 9 11 7").
+#  12. every [fast] CUDA test (runs right after the build; its log also in $OUT/fast_tests.log).
+# LIL_NEXT_STAGES picks stages by number (default "1 12 9 11 7").
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 out="${OUT:-/tmp/lil-gpu-out}"
 mkdir -p "$out"
 log="$out/session.log"
-stages=" ${LIL_NEXT_STAGES:-1 9 11 7} "
+stages=" ${LIL_NEXT_STAGES:-1 12 9 11 7} "
 want() { [[ "$stages" == *" $1 "* ]]; }
 note() { echo "[gpu_next $(date +%T)] $*" >> "$log"; }
 session() { OUT="$out" bash scripts/gpu_session.sh "$@" >> "$log" 2>&1; }
@@ -46,6 +48,11 @@ if want 1; then
   note "stage 1: build"
   LIL_CMAKE_ARGS="${LIL_CMAKE_ARGS:--DLIL_BUILD_BENCH=OFF}" LIL_BUILD_TARGETS="${LIL_BUILD_TARGETS:-lil lil_torch_tests}" \
     session deps build || { note "build failed"; tail -n 40 "$log"; exit 1; }
+fi
+if want 12; then
+  # Correctness before speed: every [fast] CUDA test (kernels against their ATen twins, graph = eager = plain).
+  note "stage 12: the [fast] CUDA tests"
+  session fast-test
 fi
 # The issue's targets are set on an H200: there the headline table comes right after the build, not last.
 headline() { note "stage 7: headline table"; session bench; }
@@ -116,7 +123,7 @@ if want 11; then
   # to session.log, the CSVs stay on the machine (the device tool brings back at most 8 files). lil bench's warm-up
   # (the first prompt alone, 3 decode steps) comes first; 2400 launches take it and the 3 batch-8 steps (about 350
   # launches a step), which the summary lists apart (its groups are by kernel and grid).
-  for policy in ${LIL_NEXT_PROFILE:-quest infllm sink}; do
+  for policy in ${LIL_NEXT_PROFILE:-quest infllm}; do
     note "stage 11: profile llama-8b 32k batch 8 $policy ${LIL_NEXT_PROFILE_BUDGET:-1024}"
     LIL_PROFILE_DIR=/tmp/lil-profile LIL_PROFILE_SHAPES=llama-8b LIL_PROFILE_CONTEXT=32768 LIL_PROFILE_BATCH=8 \
       LIL_PROFILE_POLICY="$policy" LIL_PROFILE_BUDGET="${LIL_NEXT_PROFILE_BUDGET:-1024}" LIL_PROFILE_TIMEOUT=300 \
