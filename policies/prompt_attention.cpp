@@ -9,27 +9,31 @@ namespace lil {
 namespace {
 constexpr int64_t kQueryChunk = 256;
 
-// Causal attention probabilities of the prompt queries [begin, end) over the prompt keys [0, keys_end), keys_end
-// >= end: [Hkv, G, end - begin, keys_end]. Keys before `begin` lie in no query's future, so only the block of
-// keys [begin, keys_end) is masked.
-at::Tensor causal_probs(const PrefillView& view, int64_t begin, int64_t end, int64_t keys_end) {
+// The prompt queries [begin, end) of one row over its keys [0, keys_end): causal_attention_probs in the score
+// dtype.
+at::Tensor prompt_probs(const PrefillView& view, int64_t begin, int64_t end, int64_t keys_end) {
   const int64_t n_kv = view.keys.size(0), head_dim = view.keys.size(2);
   const int64_t group = view.queries.size(0) / n_kv;
-  const auto type = score_dtype(view.keys.scalar_type());
   at::Tensor q = view.queries.slice(1, begin, end).reshape({n_kv, group, end - begin, head_dim});
-  at::Tensor keys = view.keys.slice(1, 0, keys_end);
-  at::Tensor logits = at::matmul(q, keys.unsqueeze(1).transpose(2, 3)).to(type).mul_(view.softmax_scale);
-  const auto long_opts = view.keys.options().dtype(at::kLong);
-  at::Tensor key_pos = at::arange(begin, keys_end, long_opts);
-  at::Tensor query_pos = at::arange(begin, end, long_opts);
-  at::Tensor future = key_pos.unsqueeze(0).gt(query_pos.unsqueeze(1));  // [n, keys_end - begin]
-  logits.slice(3, begin, keys_end).masked_fill_(future, -std::numeric_limits<double>::infinity());
-  return at::softmax(logits, -1);
+  return causal_attention_probs(q, view.keys.slice(1, 0, keys_end), begin, view.softmax_scale,
+                                score_dtype(view.keys.scalar_type()));
 }
 }  // namespace
 
+at::Tensor causal_attention_probs(const at::Tensor& q, const at::Tensor& keys, int64_t begin, double scale,
+                                  c10::ScalarType type) {
+  const int64_t n = q.size(2), n_keys = keys.size(1);
+  at::Tensor logits = at::matmul(q, keys.unsqueeze(1).transpose(2, 3)).to(type).mul_(scale);  // [Hkv, G, n, K]
+  const auto long_opts = keys.options().dtype(at::kLong);
+  at::Tensor key_pos = at::arange(begin, n_keys, long_opts);
+  at::Tensor query_pos = at::arange(begin, begin + n, long_opts);
+  at::Tensor future = key_pos.unsqueeze(0).gt(query_pos.unsqueeze(1));  // [n, K - begin]
+  logits.slice(3, begin, n_keys).masked_fill_(future, -std::numeric_limits<double>::infinity());
+  return at::softmax(logits, -1);
+}
+
 at::Tensor prompt_attention(const PrefillView& view, int64_t begin, int64_t end) {
-  return causal_probs(view, begin, end, view.keys.size(1));
+  return prompt_probs(view, begin, end, view.keys.size(1));
 }
 
 at::Tensor prompt_attention_received(const PrefillView& view) {
@@ -38,7 +42,7 @@ at::Tensor prompt_attention_received(const PrefillView& view) {
   at::Tensor total = at::zeros({view.keys.size(0), prompt_len}, view.keys.options().dtype(score_dtype(view.keys.scalar_type())));
   for (int64_t begin = 0; begin < prompt_len; begin += kQueryChunk) {
     const int64_t end = std::min(prompt_len, begin + kQueryChunk);
-    total.slice(1, 0, end) += causal_probs(view, begin, end, end).sum({1, 2});
+    total.slice(1, 0, end) += prompt_probs(view, begin, end, end).sum({1, 2});
   }
   return total;
 }

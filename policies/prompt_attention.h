@@ -10,6 +10,14 @@
 
 namespace lil {
 
+// Causal attention probabilities of queries q [Hkv, G, n, D] at positions [begin, begin + n) over keys
+// [Hkv, K, D] at positions [0, K), K >= begin + n: the scores q.k in q's dtype, then in `type` times `scale`,
+// the future masked, softmax -> [Hkv, G, n, K] in `type`. Keys before `begin` lie in no query's future, so only
+// the block of keys from `begin` on is masked. The dense prefill (CausalLM) and the policies' prompt statistics
+// below share it.
+at::Tensor causal_attention_probs(const at::Tensor& q, const at::Tensor& keys, int64_t begin, double scale,
+                                  c10::ScalarType type);
+
 // Causal attention probabilities of the prompt queries [begin, end) over the whole prompt of one row:
 // [Hkv, G, end - begin, T] in the score dtype (logits in the model dtype, as the prefill computes them).
 at::Tensor prompt_attention(const PrefillView& view, int64_t begin, int64_t end);

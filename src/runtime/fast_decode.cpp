@@ -134,12 +134,14 @@ RopedQKV fused_rope(const at::Tensor& qkv, const at::Tensor& cos, const at::Tens
 
 // ---- full attention ----
 namespace {
-// A measurement knob (scripts/gpu_session.sh bench-ab): the integer in environment variable `name` when it lies
-// in [lo, hi], else `fallback`.
+// A measurement knob (scripts/gpu_session.sh bench-ab): the integer in environment variable `name` when it is a
+// whole number in [lo, hi], else (unset, empty, not a number, out of range) `fallback`.
 int64_t env_knob(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
   const char* env = std::getenv(name);
-  const int64_t v = env != nullptr ? std::atoll(env) : fallback;
-  return v >= lo && v <= hi ? v : fallback;
+  if (env == nullptr) return fallback;
+  char* end = nullptr;
+  const long long v = std::strtoll(env, &end, 10);
+  return end != env && *end == '\0' && v >= lo && v <= hi ? static_cast<int64_t>(v) : fallback;
 }
 }  // namespace
 
@@ -641,26 +643,24 @@ namespace {
 // 1.5B shape, batch 1 1.840 / 1.963 ms, batch 2 2.311 / 2.010, batch 3 2.834 / 2.013, batch 4 3.682 / 2.011;
 // 8B shape, batch 1 6.035 / 6.064, batch 2 7.256 / 6.139, batch 3 10.431 / 6.222, batch 4 10.017 / 6.270.
 constexpr int64_t kDefaultGemvMaxRows = 1;
-std::atomic<int64_t> g_gemv_max_rows{-1};
-int64_t clamp_gemv_rows(long long v) { return v >= 0 && v <= 4 ? static_cast<int64_t>(v) : kDefaultGemvMaxRows; }
+constexpr int64_t kLargestGemvRows = 4;  // the GEMV's largest build
 #ifdef LIL_WITH_CUDA
-static_assert(kernels::kGemvMaxRows == 4, "clamp_gemv_rows allows the GEMV's largest build");
+static_assert(kernels::kGemvMaxRows == kLargestGemvRows, "the row limit allows the GEMV's largest build");
 #endif
+std::atomic<int64_t> g_gemv_max_rows{-1};
 }  // namespace
 
 int64_t gemv_max_rows() {
   int64_t v = g_gemv_max_rows.load();
   if (v < 0) {
-    // Unset, empty or not a whole number 0..4: the default.
-    const char* env = std::getenv("LIL_GEMV_MAX_ROWS");
-    char* end = nullptr;
-    const long long parsed = env != nullptr ? std::strtoll(env, &end, 10) : -1;
-    v = env != nullptr && end != env && *end == '\0' ? clamp_gemv_rows(parsed) : kDefaultGemvMaxRows;
+    v = env_knob("LIL_GEMV_MAX_ROWS", kDefaultGemvMaxRows, 0, kLargestGemvRows);
     g_gemv_max_rows.store(v);
   }
   return v;
 }
-void set_gemv_max_rows(int64_t rows) { g_gemv_max_rows.store(clamp_gemv_rows(rows)); }
+void set_gemv_max_rows(int64_t rows) {
+  g_gemv_max_rows.store(rows >= 0 && rows <= kLargestGemvRows ? rows : kDefaultGemvMaxRows);
+}
 
 int64_t fused_linear_max_rows(c10::ScalarType dtype) {
 #ifdef LIL_WITH_CUDA

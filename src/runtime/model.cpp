@@ -1,7 +1,6 @@
 #include "runtime/model.h"
 
 #include <cmath>
-#include <limits>
 #include <tuple>
 
 #include <ATen/ATen.h>
@@ -10,6 +9,7 @@
 #include "core/error.h"
 #include "core/checkpoint_validate.h"
 #include "core/safetensors.h"
+#include "policies/prompt_attention.h"
 #include "runtime/kv_cache.h"
 
 namespace lil {
@@ -252,7 +252,7 @@ at::Tensor CausalLM::prefill(const at::Tensor& ids, int64_t row, KVCache& cache,
                  .squeeze(0).transpose(0, 1).reshape({seq_len, n_heads * d});
     }
 #endif
-    if (!attn.defined()) attn = dense_causal_attention(q, k, v, positions, scale);
+    if (!attn.defined()) attn = dense_causal_attention(q, k, v, scale);
     x = x + maybe_linear(attn, w.o_proj, w.o_bias);
     x = x + feed_forward(static_cast<int64_t>(l), rms_norm(x, w.post_attention_norm));
   }
@@ -260,23 +260,18 @@ at::Tensor CausalLM::prefill(const at::Tensor& ids, int64_t row, KVCache& cache,
 }
 
 at::Tensor CausalLM::dense_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                            const at::Tensor& positions, double scale) const {
-  // Dense causal attention, GQA by grouping query heads per KV head, in query chunks.
+                                            double scale) const {
+  // Dense causal attention, GQA by grouping query heads per KV head, in query chunks. A chunk's queries see no key
+  // past its last query: its scores stop there (causal_attention_probs masks the rest of the future).
   const int64_t seq_len = q.size(1), n_heads = q.size(0), n_kv = k.size(0), d = q.size(2);
   const int64_t group = n_heads / n_kv;
-  // A chunk's queries see no key past its last query: its scores stop there, and only the block of keys from its
-  // first query on can lie in a query's future.
   at::Tensor qg = q.reshape({n_kv, group, seq_len, d});
-  at::Tensor kt = k.unsqueeze(1).transpose(2, 3);  // [Hkv,1,D,T]
-  at::Tensor vg = v.unsqueeze(1);                  // [Hkv,1,T,D]
+  at::Tensor vg = v.unsqueeze(1);  // [Hkv,1,T,D]
   std::vector<at::Tensor> chunks;
   for (int64_t start = 0; start < seq_len; start += kPrefillQueryChunk) {
     const int64_t end = std::min(seq_len, start + kPrefillQueryChunk);
-    at::Tensor scores = at::matmul(qg.slice(2, start, end), kt.slice(3, 0, end)).to(at::kFloat).mul_(scale);  // [Hkv,G,c,end]
-    at::Tensor qpos = positions.slice(0, start, end).unsqueeze(1);
-    at::Tensor future = positions.slice(0, start, end).unsqueeze(0).gt(qpos);  // [c,c]
-    scores.slice(3, start, end).masked_fill_(future, -std::numeric_limits<float>::infinity());
-    at::Tensor probs = at::softmax(scores, -1).to(dtype_);
+    at::Tensor probs =
+        causal_attention_probs(qg.slice(2, start, end), k.slice(1, 0, end), start, scale, at::kFloat).to(dtype_);
     chunks.push_back(at::matmul(probs, vg.slice(2, 0, end)));  // [Hkv,G,c,D]
   }
   return at::cat(chunks, 2).reshape({n_heads, seq_len, d}).transpose(0, 1).reshape({seq_len, n_heads * d});
@@ -307,7 +302,7 @@ at::Tensor CausalLM::forward(const at::Tensor& ids) {
 #endif
     if (!attn.defined()) {  // the prefill's attention, one sequence at a time
       std::vector<at::Tensor> rows;
-      for (int64_t b = 0; b < batch; ++b) rows.push_back(dense_causal_attention(q[b], k[b], v[b], positions, scale));
+      for (int64_t b = 0; b < batch; ++b) rows.push_back(dense_causal_attention(q[b], k[b], v[b], scale));
       attn = at::stack(rows);  // [B, T, Hq D]
     }
     x = x + maybe_linear(attn, w.o_proj, w.o_bias);

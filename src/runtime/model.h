@@ -85,10 +85,8 @@ class CausalLM {
   // CUDA: stores q/k/v and gate/up (dense MLP, shared and routed experts) fused; the separate tensors become
   // views of the fused ones, so no weight is held twice.
   void fuse_projections();
-  // Causal attention of a prefill (q [Hq,T,D], k/v [Hkv,T,D]; positions [T] increasing, token i at positions[i])
-  // in query chunks -> [T, Hq D].
-  at::Tensor dense_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                    const at::Tensor& positions, double scale) const;
+  // Causal attention of a prefill (q [Hq,T,D], k/v [Hkv,T,D], token i at position i) in query chunks -> [T, Hq D].
+  at::Tensor dense_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) const;
   // residual + the layer's feed-forward block of its post-attention norm of `residual`; `next` are the weights
   // read after it (LinearOptions::l2_prefetch of its last GEMV).
   at::Tensor feed_forward_fused(int64_t layer, const at::Tensor& residual, std::vector<at::Tensor> next = {}) const;
