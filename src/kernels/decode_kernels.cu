@@ -651,9 +651,9 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_split_kernel(Dec
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// `full` attention on the tensor cores, for bf16 / fp16 caches: attention_split_kernel's grid, chunks and
-// partials (the combine kernel is the same), but each warp takes tiles of kTile = 16 tokens and computes with
-// mma.m16n8k16 (float accumulation)
+// `full` and gathered (Quest's pages, InfLLM's slot list) attention on the tensor cores, for bf16 / fp16 caches:
+// attention_split_kernel's grid, chunks and partials (the combine kernel is the same), but each warp takes tiles
+// of kTile = 16 tokens and computes with mma.m16n8k16 (float accumulation)
 //   S^T [16 tokens x 8 heads] = K [16 x D] Q^T [D x 8]        (the group's query heads, zeros past the group)
 //   O^T [D x 8 heads]        += V^T [D x 16] P^T [16 x 8]      (P: the tile's probabilities rounded to T)
 // instead of ~120 scalar instructions per token: at batch 32 the scalar kernel is bound by its instruction issue,
@@ -703,24 +703,46 @@ __device__ __forceinline__ uint32_t word(const uint4& v, int i) {
   return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
 }
 
-template <typename T, int D>
+template <typename T, int D, int kMode>
 __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_mma_kernel(DecodeAttentionArgs a) {
+  static_assert(kMode == kFull || kMode == kGather, "the tensor-core kernel attends a whole cache or a list");
   pdl_wait();
   pdl_trigger();
+  constexpr bool kGathered = kMode == kGather;
   constexpr int C = D / 32;       // 32-dimension chunks
   constexpr int kSteps = D / 16;  // k-steps of S^T, m-tiles of O^T
   const int64_t split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, r = lane / 4, t = lane % 4;
   const int64_t hq = a.n_q_heads, hkv = a.n_kv_heads, group = hq / hkv;
+  const int64_t span = kGathered ? a.selected : a.capacity;  // tokens the splits divide
   const int64_t start = split * a.chunk;
-  const int64_t chunk_end = start + a.chunk < a.capacity ? start + a.chunk : a.capacity;
+  const int64_t chunk_end = start + a.chunk < span ? start + a.chunk : span;
   T* const keys = static_cast<T*>(a.k) + (b * hkv + h) * a.capacity * D;
   T* const values = static_cast<T*>(a.v) + (b * hkv + h) * a.capacity * D;
-  // A tile's tokens r and r + 8 (rows past the chunk load its last row, ignored).
-  auto load_tile = [&](int64_t at, uint4 (&k)[2][C], uint4 (&v)[2][C]) {
+  // Gather: the chunk's page numbers in shared memory, as attention_split_kernel stages them.
+  extern __shared__ int32_t chunk_pages[];
+  const int64_t first_page = kGathered ? start / a.page_size : 0;
+  if constexpr (kGathered) {
+    const int64_t count = (chunk_end - 1) / a.page_size - first_page + 1;
+    const int32_t* listed = a.pages + (b * hkv + h) * (a.selected / a.page_size);
+    for (int64_t i = threadIdx.x; i < count; i += blockDim.x) chunk_pages[i] = listed[first_page + i];
+    __syncthreads();
+  }
+  const int64_t* slot_pos_row = a.slot_positions + (b * hkv + h) * a.capacity;
+  // A tile's tokens r and r + 8 (rows past the chunk load its last row, ignored). Gather: listed token j's
+  // slot; a slot past the capacity loads the last one and is marked out (listed[half] = false), and the slot's
+  // position comes with the keys (< 0: empty), both checked when the tile is scored.
+  auto load_tile = [&](int64_t at, uint4 (&k)[2][C], uint4 (&v)[2][C], bool (&listed)[2], int64_t (&held)[2]) {
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const int64_t j = at + r + 8 * half < chunk_end ? at + r + 8 * half : chunk_end - 1;
+      int64_t j = at + r + 8 * half < chunk_end ? at + r + 8 * half : chunk_end - 1;
+      if constexpr (kGathered) {
+        const int64_t pg = j / a.page_size;
+        j = static_cast<int64_t>(chunk_pages[pg - first_page]) * a.page_size + (j - pg * a.page_size);
+        listed[half] = j < a.capacity;
+        if (j >= a.capacity) j = a.capacity - 1;
+        held[half] = slot_pos_row[j];
+      }
       load_chunks<T, D>(keys + j * D, t, k[half]);
       load_chunks<T, D>(values + j * D, t, v[half]);
     }
@@ -728,7 +750,10 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_mma_kernel(Decod
   constexpr int64_t kStride = kAttnWarps * kTile;
   int64_t base = start + warp * kTile;
   uint4 k_ring[2][2][C], v_ring[2][2][C];  // the tile being scored and the next one, in flight
-  load_tile(base, k_ring[0], v_ring[0]);  // speculative: before the position is read
+  bool listed_ring[2][2];
+  int64_t held_ring[2][2];
+  // Speculative: before the position is read.
+  load_tile(base, k_ring[0], v_ring[0], listed_ring[0], held_ring[0]);
 
   // The token: query head r of the group (head 0 past the group, zeroed below), its key and value, the RoPE
   // tables at its position.
@@ -760,11 +785,13 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_mma_kernel(Decod
       qb[2 * c + s][1] = r < group ? pack2<T>(qf[c][4 * s + 2], qf[c][4 * s + 3]) : 0u;
     }
   }
-  // The slot the token goes to (slot i holds position i) and the end of the slots this block attends.
+  // The slot the token goes to (slot i holds position i) and the end of the slots this block attends. Gather:
+  // every listed token of the chunk (validity per token); the token is not written (the page or block choice
+  // did it).
   const int64_t len = pos + 1 < a.capacity ? pos + 1 : a.capacity;
-  const int64_t slot = len - 1, end = chunk_end < len ? chunk_end : len;
+  const int64_t slot = kGathered ? -1 : len - 1, end = kGathered || chunk_end < len ? chunk_end : len;
   __shared__ __align__(16) T new_k[D], new_v[D];
-  const bool owns_slot = slot >= start && slot < end;  // the same for the whole block
+  const bool owns_slot = !kGathered && slot >= start && slot < end;  // the same for the whole block
   if (owns_slot) {
     if (warp == 0 && r == 0) {  // lanes 0..3 hold every dimension once
 #pragma unroll
@@ -796,9 +823,12 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_mma_kernel(Decod
       constexpr int cur = decltype(ring_tag)::value;
       const int64_t at = base + cur * kStride;
       if (at >= end) return false;
-      if (at + kStride < end) load_tile(at + kStride, k_ring[1 - cur], v_ring[1 - cur]);
+      if (at + kStride < end) {
+        load_tile(at + kStride, k_ring[1 - cur], v_ring[1 - cur], listed_ring[1 - cur], held_ring[1 - cur]);
+      }
       uint4(&kt)[2][C] = k_ring[cur];
       uint4(&vt)[2][C] = v_ring[cur];
+      bool attended[2];  // tokens r and r + 8 of the tile
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         const int64_t j = at + r + 8 * half;
@@ -809,7 +839,8 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_mma_kernel(Decod
             vt[half][c] = *reinterpret_cast<const uint4*>(new_v + c * 32 + t * 8);
           }
         }
-        if (j >= end) {  // past the sequence: zeros, not whatever the slot holds (0 x NaN is NaN)
+        attended[half] = j < end && (!kGathered || (listed_ring[cur][half] && held_ring[cur][half] >= 0));
+        if (!attended[half]) {  // past the sequence or empty: zeros, not what the slot holds (0 x NaN is NaN)
 #pragma unroll
           for (int c = 0; c < C; ++c) vt[half][c] = make_uint4(0u, 0u, 0u, 0u);
         }
@@ -824,18 +855,21 @@ __global__ void __launch_bounds__(kAttnWarps * 32, 2) attention_mma_kernel(Decod
         }
       }
 #pragma unroll
-      for (int e = 0; e < 4; ++e) s[e] = at + r + 8 * (e / 2) < end ? s[e] * q_scale : -INFINITY;
+      for (int e = 0; e < 4; ++e) s[e] = attended[e / 2] ? s[e] * q_scale : -INFINITY;
       float rescale[2], p[4];
 #pragma unroll
-      for (int e = 0; e < 2; ++e) {  // token at is always attended: the tile maximum is finite
+      for (int e = 0; e < 2; ++e) {
         float tile_max = fmaxf(s[e], s[e + 2]);
         tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 4));
         tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 8));
         tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 16));
         const float m_new = fmaxf(m[e], tile_max);
-        rescale[e] = exp2f(m[e] - m_new);  // 0 on the first tile (m = -inf)
-        p[e] = exp2f(s[e] - m_new);
-        p[e + 2] = exp2f(s[e + 2] - m_new);
+        // `full` always attends token `at`, so its tile maximum is finite; a gathered tile can be all empty
+        // slots: keep the -inf maximum from making 0 * inf.
+        const float m_ref = kGathered && m_new == -INFINITY ? 0.f : m_new;
+        rescale[e] = exp2f(m[e] - m_ref);  // 0 on the first tile (m = -inf)
+        p[e] = exp2f(s[e] - m_ref);
+        p[e + 2] = exp2f(s[e + 2] - m_ref);
         l[e] = l[e] * rescale[e] + p[e] + p[e + 2];
         m[e] = m_new;
       }
@@ -1009,8 +1043,17 @@ __device__ __forceinline__ void top_k_in_order(const float* values, int n, int k
     for (int i = threadIdx.x; i < 256; i += kTopkThreads) hist[i] = 0;
     __syncthreads();
     const uint32_t prefix = s_prefix;
-    for (int i = threadIdx.x; i < n; i += kTopkThreads) {
-      if ((keys[i] & mask) == prefix) atomicAdd(&hist[(keys[i] >> shift) & 255u], 1);
+    // Warp-aggregated: the lanes whose keys fall in one bin add their count once (in the first pass nearly
+    // every key shares its top byte, sign and exponent, and 2048 atomics on one shared word run one by one).
+    for (int base = threadIdx.x - threadIdx.x % 32; base < n; base += kTopkThreads) {  // the whole warp, in step
+      const int i = base + threadIdx.x % 32;
+      const bool counted = i < n && (keys[i] & mask) == prefix;
+      const unsigned active = __ballot_sync(0xffffffffu, counted);
+      if (counted) {
+        const uint32_t bin = (keys[i] >> shift) & 255u;
+        const unsigned peers = __match_any_sync(active, bin);
+        if (threadIdx.x % 32 == __ffs(peers) - 1) atomicAdd(&hist[bin], __popc(peers));
+      }
     }
     __syncthreads();
     if (threadIdx.x < 32) {  // the digit holding the remaining-th largest: lanes take 8 bins each, high first
@@ -1388,10 +1431,10 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
         constexpr int G = decltype(g)::value;
         const dim3 block(kAttnWarps * 32);
         const size_t combine_smem = 2 * static_cast<size_t>(args.splits) * sizeof(float);
-        bool tensor_cores = false;  // bf16 / fp16 `full` attention when asked for
-        if constexpr (M == kFull && !std::is_same_v<T, float>) {
+        bool tensor_cores = false;  // bf16 / fp16 `full` or gathered attention when asked for
+        if constexpr (M != kEvict && !std::is_same_v<T, float>) {
           tensor_cores = args.tensor_cores;
-          if (tensor_cores) launch_dependent(attention_mma_kernel<T, D>, grid, block, 0, s, args);
+          if (tensor_cores) launch_dependent(attention_mma_kernel<T, D, M>, grid, block, pages_smem, s, args);
         }
         if (!tensor_cores) launch_dependent(attention_split_kernel<T, D, G, M>, grid, block, pages_smem, s, args);
         launch_dependent(attention_combine_kernel<T, D>, dim3(combine_blocks), dim3(D), combine_smem, s, args);

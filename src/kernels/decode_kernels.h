@@ -66,8 +66,8 @@ struct DecodeAttentionArgs {
   int64_t batch = 0, n_q_heads = 0, n_kv_heads = 0, head_dim = 0, capacity = 0;
   int64_t chunk = 256, splits = 1;
   float softmax_scale = 1.0f;
-  // `full` attention (no eviction, no page list) of bf16 / fp16 caches on the tensor cores (attention_mma_kernel)
-  // instead of the scalar kernel.
+  // `full` and gather-mode attention (not eviction steps) of bf16 / fp16 caches on the tensor cores
+  // (attention_mma_kernel) instead of the scalar kernel.
   bool tensor_cores = false;
   // Eviction step (see above).
   bool evict = false;

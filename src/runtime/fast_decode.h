@@ -133,7 +133,7 @@ int64_t fused_linear_max_rows(c10::ScalarType dtype);  // 0 without CUDA
 // set_tensor_core_linear turns it on.
 bool tensor_core_linear();
 void set_tensor_core_linear(bool on);
-// `full` decode attention of bf16 / fp16 caches on the tensor cores (kernels::DecodeAttentionArgs::tensor_cores):
+// `full` and gathered (quest, infllm) decode attention of bf16 / fp16 caches on the tensor cores (kernels::DecodeAttentionArgs::tensor_cores):
 // on by default; LIL_ATTN_MMA=0 (read once) or set_tensor_core_attention(false) selects the scalar kernel.
 bool tensor_core_attention();
 void set_tensor_core_attention(bool on);

@@ -314,41 +314,46 @@ TEST_CASE("Fused kernels: Quest's page choice and attention equal the shared cac
   // the model dtype's RoPE leaves them, widened): the page bounds are then the same sums up to the order of
   // summation, so the same pages win, and each output is compared at the model dtype's precision.
   const int64_t max_context = 1110;  // 70 pages of 16, the last one partial
-  for (auto t : kTypes) {
-    for (auto [hq, hkv, d] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{12, 2, 128}, {8, 4, 64}, {32, 8, 128}}) {
-      for (int64_t budget : {64, 256}) {
-        INFO("dtype " << type_name(t) << ", heads " << hq << "/" << hkv << ", head_dim " << d << ", budget " << budget);
-        const PolicyGeometry geometry{1, hkv, hq, d};
-        const CacheShape shape = one_layer_cache(3, hq, hkv, d, max_context);
-        const c10::Device gpu(c10::kCUDA);
-        KVCache ref(make_policy("quest", budget, {}, geometry), shape, at::kFloat, gpu);
-        KVCache got(make_policy("quest", budget, {}, geometry), shape, t, gpu);
-        REQUIRE(got.fused_attention());
-        const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-        const std::vector<int64_t> prompt = {5, 700, 1104};  // row 0: shorter than the budget
-        prefill_both(ref, got, prompt, hq, hkv, d, t, scale);
-        at::Tensor pos = at::tensor(prompt, cuda(at::kLong));
-        auto [cos, sin] = rope_tables(max_context, d, t);
-        LayerCache& r = ref.layer(0);
-        LayerCache& g = got.layer(0);
-        for (int step = 0; step < 4; ++step) {
-          INFO("step " << step);
-          copy_state(g, r, false, {"page_min", "page_max"});
-          at::Tensor qkv = at::randn({3, (hq + 2 * hkv) * d}, cuda(t));
-          RopedQKV roped = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
-          at::Tensor want = ref.decode_attention(0, roped.q.to(at::kFloat), roped.k.to(at::kFloat),
-                                                 roped.v.to(at::kFloat), pos, scale);
-          at::Tensor have = got.decode_fused(0, qkv, cos, sin, pos, scale);
-          CHECK(g.positions.equal(r.positions));
-          CHECK(max_abs_diff(g.values, r.values) == 0);
-          CHECK(max_abs_diff(g.keys, r.keys) <= tolerance(t, r.keys));
-          for (const char* bound : {"page_min", "page_max"}) {  // +-inf marks an empty page
-            at::Tensor gb = g.aux.at(bound).to(at::kFloat), rb = r.aux.at(bound);
-            CHECK(gb.isinf().equal(rb.isinf()));
-            CHECK(max_abs_diff(gb.nan_to_num(0, 0, 0), rb.nan_to_num(0, 0, 0)) <= tolerance(t, r.keys));
+  // bf16 / fp16: the gathered attention on the tensor cores (the default) and the scalar kernel.
+  for (bool tensor_cores : {true, false}) {
+    TensorCoreAttentionSetting setting(tensor_cores);
+    for (auto t : kTypes) {
+      for (auto [hq, hkv, d] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{12, 2, 128}, {8, 4, 64}, {32, 8, 128}}) {
+        for (int64_t budget : {64, 256}) {
+          INFO("dtype " << type_name(t) << ", tensor cores " << tensor_cores << ", heads " << hq << "/" << hkv
+                        << ", head_dim " << d << ", budget " << budget);
+          const PolicyGeometry geometry{1, hkv, hq, d};
+          const CacheShape shape = one_layer_cache(3, hq, hkv, d, max_context);
+          const c10::Device gpu(c10::kCUDA);
+          KVCache ref(make_policy("quest", budget, {}, geometry), shape, at::kFloat, gpu);
+          KVCache got(make_policy("quest", budget, {}, geometry), shape, t, gpu);
+          REQUIRE(got.fused_attention());
+          const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+          const std::vector<int64_t> prompt = {5, 700, 1104};  // row 0: shorter than the budget
+          prefill_both(ref, got, prompt, hq, hkv, d, t, scale);
+          at::Tensor pos = at::tensor(prompt, cuda(at::kLong));
+          auto [cos, sin] = rope_tables(max_context, d, t);
+          LayerCache& r = ref.layer(0);
+          LayerCache& g = got.layer(0);
+          for (int step = 0; step < 4; ++step) {
+            INFO("step " << step);
+            copy_state(g, r, false, {"page_min", "page_max"});
+            at::Tensor qkv = at::randn({3, (hq + 2 * hkv) * d}, cuda(t));
+            RopedQKV roped = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
+            at::Tensor want = ref.decode_attention(0, roped.q.to(at::kFloat), roped.k.to(at::kFloat),
+                                                   roped.v.to(at::kFloat), pos, scale);
+            at::Tensor have = got.decode_fused(0, qkv, cos, sin, pos, scale);
+            CHECK(g.positions.equal(r.positions));
+            CHECK(max_abs_diff(g.values, r.values) == 0);
+            CHECK(max_abs_diff(g.keys, r.keys) <= tolerance(t, r.keys));
+            for (const char* bound : {"page_min", "page_max"}) {  // +-inf marks an empty page
+              at::Tensor gb = g.aux.at(bound).to(at::kFloat), rb = r.aux.at(bound);
+              CHECK(gb.isinf().equal(rb.isinf()));
+              CHECK(max_abs_diff(gb.nan_to_num(0, 0, 0), rb.nan_to_num(0, 0, 0)) <= tolerance(t, r.keys));
+            }
+            CHECK(max_abs_diff(have, want) <= tolerance(t, want));
+            pos = pos + 1;
           }
-          CHECK(max_abs_diff(have, want) <= tolerance(t, want));
-          pos = pos + 1;
         }
       }
     }
@@ -362,50 +367,54 @@ TEST_CASE("Fused kernels: InfLLM's block choice, attention and score update equa
   // As Quest's test: the reference runs in float32 on the same values, so the block relevances are the same
   // sums up to the order of summation and the same blocks win.
   const int64_t max_context = 1110;
-  for (auto t : kTypes) {
-    for (auto [hq, hkv, d] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{12, 2, 128}, {8, 4, 64}, {32, 8, 128}}) {
-      for (auto [budget, args] : std::vector<std::pair<int64_t, std::map<std::string, std::string>>>{
-               {64, {}}, {256, {}}, {200, {{"block_size", "20"}, {"reps", "3"}, {"n_sink", "0"}}}}) {
-        INFO("dtype " << type_name(t) << ", heads " << hq << "/" << hkv << ", head_dim " << d << ", budget " << budget
-                      << ", " << args.size() << " knobs set");
-        const PolicyGeometry geometry{1, hkv, hq, d};
-        const CacheShape shape = one_layer_cache(3, hq, hkv, d, max_context);
-        const c10::Device gpu(c10::kCUDA);
-        KVCache ref(make_policy("infllm", budget, args, geometry), shape, at::kFloat, gpu);
-        KVCache got(make_policy("infllm", budget, args, geometry), shape, t, gpu);
-        REQUIRE(got.fused_attention());
-        const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-        const std::vector<int64_t> prompt = {5, 700, 1104};  // row 0: no memory block before its local window
-        prefill_both(ref, got, prompt, hq, hkv, d, t, scale);
-        at::Tensor pos = at::tensor(prompt, cuda(at::kLong));
-        auto [cos, sin] = rope_tables(max_context, d, t);
-        LayerCache& r = ref.layer(0);
-        LayerCache& g = got.layer(0);
-        const int steps = 4;
-        for (int step = 0; step < steps; ++step) {
-          INFO("step " << step);
-          copy_state(g, r, true);
-          at::Tensor qkv = at::randn({3, (hq + 2 * hkv) * d}, cuda(t));
-          RopedQKV roped = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
-          at::Tensor want = ref.decode_attention(0, roped.q.to(at::kFloat), roped.k.to(at::kFloat),
-                                                 roped.v.to(at::kFloat), pos, scale);
-          at::Tensor have = got.decode_fused(0, qkv, cos, sin, pos, scale);
-          ref.end_step();
-          got.end_step();
-          CHECK(g.positions.equal(r.positions));
-          CHECK(max_abs_diff(g.values, r.values) == 0);
-          CHECK(max_abs_diff(g.keys, r.keys) <= tolerance(t, r.keys));
-          CHECK(max_abs_diff(g.scores, r.scores) <= tolerance(t, r.scores));
-          CHECK(max_abs_diff(have, want) <= tolerance(t, want));
-          pos = pos + 1;
-        }
-        // The attended counts the kernels keep (maximum over KV heads) against the shared step's.
-        const std::vector<std::vector<bool>> active(steps, std::vector<bool>(3, true));
-        const auto want_stats = ref.summarize(active), have_stats = got.summarize(active);
-        for (size_t b = 0; b < 3; ++b) {
-          CHECK(have_stats[b].attended_max == want_stats[b].attended_max);
-          CHECK(have_stats[b].attended_mean == want_stats[b].attended_mean);
-          CHECK(have_stats[b].resident_max == want_stats[b].resident_max);
+  // bf16 / fp16: the gathered attention on the tensor cores (the default) and the scalar kernel.
+  for (bool tensor_cores : {true, false}) {
+    TensorCoreAttentionSetting setting(tensor_cores);
+    for (auto t : kTypes) {
+      for (auto [hq, hkv, d] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{12, 2, 128}, {8, 4, 64}, {32, 8, 128}}) {
+        for (auto [budget, args] : std::vector<std::pair<int64_t, std::map<std::string, std::string>>>{
+                 {64, {}}, {256, {}}, {200, {{"block_size", "20"}, {"reps", "3"}, {"n_sink", "0"}}}}) {
+          INFO("dtype " << type_name(t) << ", tensor cores " << tensor_cores << ", heads " << hq << "/" << hkv
+                        << ", head_dim " << d << ", budget " << budget << ", " << args.size() << " knobs set");
+          const PolicyGeometry geometry{1, hkv, hq, d};
+          const CacheShape shape = one_layer_cache(3, hq, hkv, d, max_context);
+          const c10::Device gpu(c10::kCUDA);
+          KVCache ref(make_policy("infllm", budget, args, geometry), shape, at::kFloat, gpu);
+          KVCache got(make_policy("infllm", budget, args, geometry), shape, t, gpu);
+          REQUIRE(got.fused_attention());
+          const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+          const std::vector<int64_t> prompt = {5, 700, 1104};  // row 0: no memory block before its local window
+          prefill_both(ref, got, prompt, hq, hkv, d, t, scale);
+          at::Tensor pos = at::tensor(prompt, cuda(at::kLong));
+          auto [cos, sin] = rope_tables(max_context, d, t);
+          LayerCache& r = ref.layer(0);
+          LayerCache& g = got.layer(0);
+          const int steps = 4;
+          for (int step = 0; step < steps; ++step) {
+            INFO("step " << step);
+            copy_state(g, r, true);
+            at::Tensor qkv = at::randn({3, (hq + 2 * hkv) * d}, cuda(t));
+            RopedQKV roped = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
+            at::Tensor want = ref.decode_attention(0, roped.q.to(at::kFloat), roped.k.to(at::kFloat),
+                                                   roped.v.to(at::kFloat), pos, scale);
+            at::Tensor have = got.decode_fused(0, qkv, cos, sin, pos, scale);
+            ref.end_step();
+            got.end_step();
+            CHECK(g.positions.equal(r.positions));
+            CHECK(max_abs_diff(g.values, r.values) == 0);
+            CHECK(max_abs_diff(g.keys, r.keys) <= tolerance(t, r.keys));
+            CHECK(max_abs_diff(g.scores, r.scores) <= tolerance(t, r.scores));
+            CHECK(max_abs_diff(have, want) <= tolerance(t, want));
+            pos = pos + 1;
+          }
+          // The attended counts the kernels keep (maximum over KV heads) against the shared step's.
+          const std::vector<std::vector<bool>> active(steps, std::vector<bool>(3, true));
+          const auto want_stats = ref.summarize(active), have_stats = got.summarize(active);
+          for (size_t b = 0; b < 3; ++b) {
+            CHECK(have_stats[b].attended_max == want_stats[b].attended_max);
+            CHECK(have_stats[b].attended_mean == want_stats[b].attended_mean);
+            CHECK(have_stats[b].resident_max == want_stats[b].resident_max);
+          }
         }
       }
     }
