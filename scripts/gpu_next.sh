@@ -67,7 +67,7 @@ if want 2; then
 fi
 if want 3; then
   note "stage 3: batch 4, LIL_GEMV_WIDE4 0 1 2"
-  (export LIL_GEMV_MAX_ROWS=4; batch4_ab LIL_GEMV_WIDE4 "0 1 2")
+  (export LIL_GEMV_MAX_ROWS=4 LIL_AB_TAG='"LIL_GEMV_MAX_ROWS":"4"'; batch4_ab LIL_GEMV_WIDE4 "0 1 2")
 fi
 if want 4; then
   for wide in 1 2; do

@@ -233,7 +233,8 @@ if has bench-ab; then  # A/B of one environment knob (LIL_AB_VAR over LIL_AB_VAL
   log "A/B of $var over ${LIL_AB_VALUES:-1 2}, batch $batch -> $results"
   for shape in ${LIL_AB_SHAPES:-qwen2-1.5b llama-8b qwen2-moe-a2.7b}; do
     for value in ${LIL_AB_VALUES:-1 2}; do
-      (export "$var=$value" LIL_BENCH_TAG="\"$var\":\"$value\""  # lil_bench is a function: no `env`
+      # LIL_AB_TAG: more JSON fields for every line (a setting the caller exported for the whole A/B).
+      (export "$var=$value" LIL_BENCH_TAG="${LIL_AB_TAG:+$LIL_AB_TAG,}\"$var\":\"$value\""  # lil_bench is a function: no `env`
        lil_bench --shape "$shape" --context 1024 --batch "$batch" --new-tokens 64 >/dev/null)
     done
   done
