@@ -133,8 +133,9 @@ int64_t fused_linear_max_rows(c10::ScalarType dtype);  // 0 without CUDA
 // set_tensor_core_linear turns it on.
 bool tensor_core_linear();
 void set_tensor_core_linear(bool on);
-// `full` and gathered (quest, infllm) decode attention of bf16 / fp16 caches on the tensor cores (kernels::DecodeAttentionArgs::tensor_cores):
-// on by default; LIL_ATTN_MMA=0 (read once) or set_tensor_core_attention(false) selects the scalar kernel.
+// `full` and gathered (quest, infllm) decode attention of bf16 / fp16 caches on the tensor cores
+// (kernels::DecodeAttentionArgs::tensor_cores): on by default; LIL_ATTN_MMA=0 (read once) or
+// set_tensor_core_attention(false) selects the scalar kernel.
 bool tensor_core_attention();
 void set_tensor_core_attention(bool on);
 // Bytes of each next weight matrix a decode step's GEMVs ask L2 for (LinearOptions::l2_prefetch, set by
