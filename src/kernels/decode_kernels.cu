@@ -1122,6 +1122,7 @@ __device__ __forceinline__ void record_attended(int valid, int64_t row, int64_t 
 }
 
 // Quest's top k_pages pages of one (KV head, sequence), then the count of non-empty slots among them.
+constexpr int kListUnroll = 4;
 __global__ void __launch_bounds__(kTopkThreads) quest_topk_kernel(QuestArgs a) {
   pdl_wait();
   pdl_trigger();
@@ -1131,11 +1132,24 @@ __global__ void __launch_bounds__(kTopkThreads) quest_topk_kernel(QuestArgs a) {
   const int k = static_cast<int>(a.k_pages);
   int32_t* pages = a.pages + row * k;
   top_k_in_order(a.bounds + row * a.n_pages, static_cast<int>(a.n_pages), k, keys, pages);
-  int valid = 0;
+  // The chosen pages' non-empty slots: the page numbers from shared memory (keys is free again), then the slot
+  // positions, kListUnroll loads in flight per thread.
+  int32_t* chosen = reinterpret_cast<int32_t*>(keys);
+  for (int i = threadIdx.x; i < k; i += kTopkThreads) chosen[i] = pages[i];
+  __syncthreads();
+  const int page_size = static_cast<int>(a.page_size), listed = k * page_size;
   const int64_t* sp = t.slot_positions + row * t.capacity;
-  for (int64_t j = threadIdx.x; j < static_cast<int64_t>(k) * a.page_size; j += kTopkThreads) {
-    const int64_t slot = static_cast<int64_t>(pages[j / a.page_size]) * a.page_size + j % a.page_size;
-    valid += slot < t.capacity && sp[slot] >= 0;
+  int valid = 0;
+  for (int first = threadIdx.x; first < listed; first += kListUnroll * kTopkThreads) {
+    int64_t held[kListUnroll];
+#pragma unroll
+    for (int u = 0; u < kListUnroll; ++u) {
+      const int j = first + u * kTopkThreads;
+      const int64_t slot = j < listed ? static_cast<int64_t>(chosen[j / page_size]) * page_size + j % page_size : -1;
+      held[u] = slot >= 0 && slot < t.capacity ? sp[slot] : -1;
+    }
+#pragma unroll
+    for (int u = 0; u < kListUnroll; ++u) valid += held[u] >= 0;
   }
   record_attended(valid, row, b, a.attended, a.attended_max);
 }
@@ -1244,8 +1258,8 @@ __global__ void __launch_bounds__(kAttnWarps * 32) infllm_blocks_kernel(InfLLMAr
 }
 
 // InfLLM's top k_blocks blocks of one (KV head, sequence), the attended slot list and its count, then the
-// representative-score update (one warp per token of the window before the query).
-template <typename T>
+// representative-score update (one thread per token of the window before the query).
+template <typename T, int D>
 __global__ void __launch_bounds__(kTopkThreads) infllm_list_kernel(InfLLMArgs a) {
   pdl_wait();
   pdl_trigger();
@@ -1253,52 +1267,71 @@ __global__ void __launch_bounds__(kTopkThreads) infllm_list_kernel(InfLLMArgs a)
   const DecodeAttentionArgs& t = a.token;
   const int64_t b = blockIdx.y, row = b * t.n_kv_heads + blockIdx.x;
   const int k = static_cast<int>(a.k_blocks);
-  const int32_t* blocks = a.blocks + row * k;
   top_k_in_order(a.relevance + row * a.n_blocks, static_cast<int>(a.n_blocks), k, keys, a.blocks + row * k);
+  // The chosen blocks from shared memory (keys is free again); every entry's slot position in flight at once
+  // (kListUnroll per thread).
+  int32_t* blocks = reinterpret_cast<int32_t*>(keys);
+  for (int i = threadIdx.x; i < k; i += kTopkThreads) blocks[i] = a.blocks[row * k + i];
+  __syncthreads();
   const int64_t pos = t.positions[b];
   const int64_t local_start = pos - a.local + 1 > a.n_sink ? pos - a.local + 1 : a.n_sink;
   const int64_t* sp = t.slot_positions + row * t.capacity;
   int32_t* list = a.slots + row * a.selected;
+  const int block_size = static_cast<int>(a.block_size), n_sink = static_cast<int>(a.n_sink);
+  const int local = static_cast<int>(a.local), selected = static_cast<int>(a.selected);
   int valid = 0;
-  for (int64_t j = threadIdx.x; j < a.selected; j += kTopkThreads) {
-    int64_t slot;
-    bool ok;
-    if (j < a.n_sink) {  // initial tokens
-      slot = j;
-      ok = j <= pos;
-    } else if (j < a.n_sink + a.local) {  // the local window
-      slot = pos - a.local + 1 + (j - a.n_sink);
-      ok = slot >= a.n_sink;
-    } else {  // a chosen block's tokens before the window
-      const int64_t i = j - a.n_sink - a.local;
-      slot = a.n_sink + static_cast<int64_t>(blocks[i / a.block_size]) * a.block_size + i % a.block_size;
-      ok = slot < local_start;
+  for (int first = threadIdx.x; first < selected; first += kListUnroll * kTopkThreads) {
+    int64_t slot[kListUnroll], held[kListUnroll];
+#pragma unroll
+    for (int u = 0; u < kListUnroll; ++u) {
+      const int j = first + u * kTopkThreads;
+      bool ok;
+      if (j < n_sink) {  // initial tokens
+        slot[u] = j;
+        ok = j <= pos;
+      } else if (j < n_sink + local) {  // the local window
+        slot[u] = pos - local + 1 + (j - n_sink);
+        ok = slot[u] >= n_sink;
+      } else {  // a chosen block's tokens before the window (past `selected`: none)
+        const int i = j - n_sink - local;
+        slot[u] = j < selected ? n_sink + static_cast<int64_t>(blocks[i / block_size]) * block_size + i % block_size : -1;
+        ok = slot[u] < local_start;
+      }
+      ok = ok && j < selected && slot[u] >= 0 && slot[u] < t.capacity;
+      held[u] = ok ? sp[slot[u]] : -1;
     }
-    ok = ok && slot >= 0 && slot < t.capacity && sp[slot] >= 0;
-    list[j] = static_cast<int32_t>(ok ? slot : t.capacity);
-    valid += ok;
+#pragma unroll
+    for (int u = 0; u < kListUnroll; ++u) {
+      const int j = first + u * kTopkThreads;
+      if (j >= selected) break;
+      const bool ok = held[u] >= 0;
+      list[j] = static_cast<int32_t>(ok ? slot[u] : t.capacity);
+      valid += ok;
+    }
   }
   record_attended(valid, row, b, a.attended, a.attended_max);
   // scores[p'] += query_sum . key[p'] for the tokens the query follows by at most `local`: one thread per token,
-  // its key row's loads all in flight (16 bytes each), the summed query in shared memory.
+  // its slot position and its whole key row (16 bytes a load) in flight together, the summed query in shared
+  // memory.
   constexpr int V = 16 / sizeof(T);
-  __shared__ float qs[128];  // head_dim <= 128 (decode_attention_supports)
-  const int64_t d = t.head_dim;
-  for (int64_t e = threadIdx.x; e < d; e += kTopkThreads) qs[e] = a.query_sum[row * d + e];
+  __shared__ float qs[D];
+  for (int e = threadIdx.x; e < D; e += kTopkThreads) qs[e] = a.query_sum[row * D + e];
   __syncthreads();
-  for (int64_t i = threadIdx.x; i < a.local; i += kTopkThreads) {
-    const int64_t p = pos - a.local + i;
-    if (p < a.n_sink || p >= t.capacity || sp[p] < 0) continue;
-    const T* key = static_cast<const T*>(t.k) + (row * t.capacity + p) * d;
-    float dot = 0.f;
-#pragma unroll 4
-    for (int64_t e = 0; e < d; e += V) {
-      float x[V];
-      load_pack<T, V>(key + e, x);
+  for (int i = threadIdx.x; i < local; i += kTopkThreads) {
+    const int64_t p = pos - local + i;
+    if (p < n_sink || p >= t.capacity) continue;
+    const int64_t held = sp[p];
+    const T* key = static_cast<const T*>(t.k) + (row * t.capacity + p) * D;
+    float x[D / V][V];
 #pragma unroll
-      for (int c = 0; c < V; ++c) dot += qs[e + c] * x[c];
+    for (int c = 0; c < D / V; ++c) load_pack<T, V>(key + c * V, x[c]);
+    float dot = 0.f;
+#pragma unroll
+    for (int c = 0; c < D / V; ++c) {
+#pragma unroll
+      for (int e = 0; e < V; ++e) dot += qs[c * V + e] * x[c][e];
     }
-    a.scores[row * t.capacity + p] += dot;
+    if (held >= 0) a.scores[row * t.capacity + p] += dot;
   }
 }
 
@@ -1371,11 +1404,11 @@ __global__ void __launch_bounds__(kGemvWarps * 32) grouped_gemv_kernel(GroupedGe
 
 
 // Blocks per (KV head, sequence) of a selection kernel whose warps take `per_warp` items per iteration: about
-// four blocks per SM in all (up to ~120 registers a thread), no warp without items.
+// t.select_blocks in all, no warp without items.
 unsigned selection_blocks_per_row(const DecodeAttentionArgs& t, int64_t items, int64_t per_warp) {
   const int64_t rows = t.batch * t.n_kv_heads, per_block = per_warp * kAttnWarps;
-  return static_cast<unsigned>(
-      std::max<int64_t>(1, std::min<int64_t>(528 / std::max<int64_t>(1, rows), (items + per_block - 1) / per_block)));
+  return static_cast<unsigned>(std::max<int64_t>(
+      1, std::min<int64_t>(t.select_blocks / std::max<int64_t>(1, rows), (items + per_block - 1) / per_block)));
 }
 
 // Calls f(D, G) as integral constants for head_dim D (64 or 128) and the kernels' padded group G (1, 2, 4, 8).
@@ -1490,7 +1523,9 @@ void infllm_select(int dtype, const InfLLMArgs& args, void* stream) {
       launch_dependent(infllm_blocks_kernel<T, decltype(d)::value, decltype(g)::value>, grid, dim3(kAttnWarps * 32), 0,
                        s, args);
     });
-    launch_dependent(infllm_list_kernel<T>, rows, dim3(kTopkThreads), keys_smem, s, args);
+    by_shape(t.head_dim, 1, [&](auto d, auto) {
+      launch_dependent(infllm_list_kernel<T, decltype(d)::value>, rows, dim3(kTopkThreads), keys_smem, s, args);
+    });
   });
 }
 

@@ -65,6 +65,9 @@ struct DecodeAttentionArgs {
   float* partial = nullptr;
   int64_t batch = 0, n_q_heads = 0, n_kv_heads = 0, head_dim = 0, capacity = 0;
   int64_t chunk = 256, splits = 1;
+  // Quest's and InfLLM's scoring kernels (quest_select, infllm_select): about this many blocks of 128 threads
+  // in all, split evenly over the (KV head, sequence) rows.
+  int64_t select_blocks = 528;
   float softmax_scale = 1.0f;
   // `full` and gather-mode attention (not eviction steps) of bf16 / fp16 caches on the tensor cores
   // (attention_mma_kernel) instead of the scalar kernel.

@@ -220,6 +220,10 @@ kernels::DecodeAttentionArgs attention_args(const char* who, const at::Tensor& q
   a.splits = decode_attention_splits(rows, n_kv, span > 0 ? span : capacity, &a.chunk);
   a.softmax_scale = static_cast<float>(softmax_scale);
   a.tensor_cores = tensor_core_attention();
+  // Quest's and InfLLM's scoring kernels: about 528 blocks in all (four per SM of a large GPU); a knob for
+  // measurements (scripts/gpu_session.sh), LIL_SELECT_TARGET_BLOCKS (64..8192).
+  static const int64_t select_blocks = env_knob("LIL_SELECT_TARGET_BLOCKS", 528, 64, 8192);
+  a.select_blocks = select_blocks;
   return a;
 }
 
