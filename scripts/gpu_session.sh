@@ -128,6 +128,11 @@ fi
 if has fast-test; then
   log "fast-path tests"
   timeout 240 ./build-gpu/lil_torch_tests "[fast]" 2>&1 | tail -80 > "$out/fast_tests.log"
+  # Quest's and InfLLM's scoring kernels again on their smallest grids, where a warp scores several rounds of
+  # pages / blocks (the test's 1k context takes one round at the default grid).
+  echo "== Quest and InfLLM, LIL_SELECT_TARGET_BLOCKS=64 LIL_INFLLM_TARGET_BLOCKS=64" >> "$out/fast_tests.log"
+  LIL_SELECT_TARGET_BLOCKS=64 LIL_INFLLM_TARGET_BLOCKS=64 timeout 120 ./build-gpu/lil_torch_tests \
+    "Fused kernels: Quest's page choice*,Fused kernels: InfLLM's block choice*" 2>&1 | tail -20 >> "$out/fast_tests.log"
   tail -30 "$out/fast_tests.log"
 fi
 
