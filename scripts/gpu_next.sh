@@ -26,7 +26,8 @@
 #   7. the headline table (1k, batch 1 and 32, three shapes, Hugging Face eager side by side, the 8k prefill);
 #      runs last, or right after the build on an H200 (where the issue sets its targets);
 #   8. batches 1-4 at 1k (1.5B and 8B): the GEMV's row limit LIL_GEMV_MAX_ROWS on either side of each batch size;
-#   9. the 8B 32k table in one build: full, sink / quest / infllm at 256 and 1024 (h2o's prefill takes minutes);
+#   9. the 8B 32k table in one build: full, sink / quest / infllm at 256 and 1024 (h2o's prefill takes minutes;
+#      LIL_NEXT_9_POLICIES and LIL_NEXT_9_BUDGETS narrow it, `full` always runs);
 #  10. 32k batch 8 on the 8B shape, a knob (LIL_NEXT_32K_VAR, default LIL_ATTN_TARGET_BLOCKS) over values
 #      (LIL_NEXT_32K_VALUES, default 264 528 1056) for policies (LIL_NEXT_32K_POLICIES) at LIL_NEXT_32K_BUDGETS;
 #  11. Nsight Compute per-kernel times of the 8B's 32k batch-8 steps for quest and infllm at 1024
@@ -102,7 +103,8 @@ if want 8; then
 fi
 if want 9; then
   note "stage 9: the llama-8b 32k table in one build, h2o left out (its 32k prefill takes minutes)"
-  LIL_32K_SHAPES=llama-8b LIL_32K_POLICIES="sink quest infllm" LIL_32K_BUDGETS="256 1024" session bench-32k
+  LIL_32K_SHAPES=llama-8b LIL_32K_POLICIES="${LIL_NEXT_9_POLICIES:-sink quest infllm}" \
+    LIL_32K_BUDGETS="${LIL_NEXT_9_BUDGETS:-256 1024}" session bench-32k
 fi
 if want 10; then
   # Attention blocks per step at 32k, batch 8, budget 1024 (8B): 8 rows x 8 KV heads take 4 splits of 256 slots at
