@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what lil needs (Debian 12, as root), builds, and runs every test
-# through ctest (Catch2 binaries grouped per area, the CLI scripts, ...), printing ctest's summary. Then
-# the reliability runs: the whole suite again under ASan + UBSan (scripts/sanitize.sh, build-asan/) and
+# through ctest (Catch2 binaries grouped per area, the CLI scripts, ...), printing ctest's summary; then
+# compiles the CUDA code without a GPU (scripts/cuda_check.sh). Then the reliability runs: the whole suite again under ASan + UBSan (scripts/sanitize.sh, build-asan/) and
 # every libFuzzer target for LIL_FUZZ_SECONDS each (scripts/fuzz.sh, default 45). Any failure fails the
 # run, after all of them have run. LIL_TEST_SANITIZE=0 / LIL_TEST_FUZZ=0 skip them on a quick local run.
 set -euo pipefail
@@ -14,6 +14,10 @@ stage_start=$SECONDS
 # The entries (unit, torch, cli) are one process at a time each: run side by side, they use both cores.
 (cd "${BUILD_DIR:-$root/build}" && ctest --output-on-failure --timeout 1500 -j "$(nproc)") || failed+=(ctest)
 echo "[lil] ctest took $((SECONDS - stage_start)) s"
+# The CUDA kernels and the CUDA-only C++, compiled without a GPU (skipped where there is no CUDA toolkit).
+stage_start=$SECONDS
+bash "$root/scripts/cuda_check.sh" || failed+=(cuda-check)
+echo "[lil] CUDA compile check took $((SECONDS - stage_start)) s"
 
 sanitize="${LIL_TEST_SANITIZE:-1}"
 fuzz="${LIL_TEST_FUZZ:-1}"
