@@ -4,7 +4,8 @@
 # against a CUDA LibTorch, which Debian does not ship, so without this a change that breaks the GPU build would
 # first show on the GPU machine.
 #   1. nvcc -c of every src/kernels/*.cu for sm_90a (the architecture the GPU builds target), as CMake builds them
-#      (C++17, -O3), with ptxas's register and spill report kept in $CUDA_CHECK_DIR (default build/cuda-check)/ptxas.log;
+#      (C++17, -O3), ptxas's register and spill report kept in ptxas.log under $CUDA_CHECK_DIR (default
+#      build/cuda-check);
 #   2. g++ -fsyntax-only of each src/runtime/*.cpp that has CUDA-only code, with LIL_WITH_CUDA defined, against
 #      Debian's ATen/c10 CUDA headers (libtorch-dev ships them) and the toolkit's. A CUDA build of LibTorch 2.x can
 #      still differ in an API; the GPU machine's build is the final word.
@@ -25,7 +26,11 @@ cuda_home=""
 if [[ -n "$nvcc_bin" ]]; then cuda_home="$(cd "$(dirname "$nvcc_bin")/.." && pwd)"; fi
 if [[ -z "$cuda_home" || ! -f "$cuda_home/include/cuda_runtime_api.h" ]]; then
   for dir in /usr/local/cuda /usr/local/cuda-*; do
-    if [[ -x "$dir/bin/nvcc" && -f "$dir/include/cuda_runtime_api.h" ]]; then cuda_home="$dir"; nvcc_bin="$dir/bin/nvcc"; break; fi
+    if [[ -x "$dir/bin/nvcc" && -f "$dir/include/cuda_runtime_api.h" ]]; then
+      cuda_home="$dir"
+      nvcc_bin="$dir/bin/nvcc"
+      break
+    fi
   done
 fi
 [[ -n "$cuda_home" && -f "$cuda_home/include/cuda_runtime_api.h" ]] || skip "no CUDA toolkit (nvcc, cuda_runtime_api.h)"
@@ -74,6 +79,7 @@ done
 # A kernel that spills to local memory is a performance regression the GPU run would only show as time.
 if grep -q "[1-9][0-9]* bytes spill" "$out/ptxas.log"; then
   echo "cuda_check: spills (see $out/ptxas.log):" >&2
-  grep -B2 "[1-9][0-9]* bytes spill" "$out/ptxas.log" | grep -oE "Function properties for [^ ]+|[0-9]+ bytes spill (stores|loads)" | head -n 20 >&2
+  grep -B2 "[1-9][0-9]* bytes spill" "$out/ptxas.log" |
+    grep -oE "Function properties for [^ ]+|[0-9]+ bytes spill (stores|loads)" | head -n 20 >&2
 fi
 exit $status
