@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Compile check of lil's CUDA code on a machine without a GPU (CI's, this project's development machines): the
-# CMake build compiles src/kernels/*.cu and the CUDA-only C++ (#ifdef LIL_WITH_CUDA in src/runtime/*.cpp) only
-# against a CUDA LibTorch, which Debian does not ship, so without this a change that breaks the GPU build would
-# first show on the GPU machine.
+# CMake build compiles src/kernels/*.cu and the CUDA-only C++ (#ifdef LIL_WITH_CUDA in src/, policies/, tests/)
+# only against a CUDA LibTorch, which Debian does not ship, so without this a change that breaks the GPU build
+# would first show on the GPU machine.
 #   1. nvcc -c of every src/kernels/*.cu for sm_90a (the architecture the GPU builds target), as CMake builds them
 #      (C++17, -O3), ptxas's register and spill report kept in ptxas.log under $CUDA_CHECK_DIR (default
 #      build/cuda-check);
-#   2. g++ -fsyntax-only of each src/runtime/*.cpp that has CUDA-only code, with LIL_WITH_CUDA defined, against
-#      Debian's ATen/c10 CUDA headers (libtorch-dev ships them) and the toolkit's. A CUDA build of LibTorch 2.x can
-#      still differ in an API; the GPU machine's build is the final word.
+#   2. g++ -fsyntax-only of each .cpp of src/, policies/ and tests/ that has CUDA-only code, with LIL_WITH_CUDA
+#      (and the tests' LIL_SOURCE_DIR) defined as CMake defines them, against Debian's ATen/c10 CUDA headers
+#      (libtorch-dev ships them) and the toolkit's. A CUDA build of LibTorch 2.x can still differ in an API; the
+#      GPU machine's build is the final word.
 # Without nvcc or the CUDA headers it says so and exits 0 (CUDA is optional), or 1 with LIL_CUDA_CHECK=require.
 # Needs the build directory (scripts/build.sh; BUILD_DIR, default build) for its generated headers.
 # Usage: scripts/cuda_check.sh [--cpp-only] [FILE ...]   (files: .cu and/or .cpp; default every one)
@@ -41,7 +42,7 @@ generated="${BUILD_DIR:-build}/generated"
 files=("$@")
 if [[ ${#files[@]} -eq 0 ]]; then
   files=(src/kernels/*.cu)
-  mapfile -t -O "${#files[@]}" files < <(grep -l LIL_WITH_CUDA src/runtime/*.cpp)
+  mapfile -t -O "${#files[@]}" files < <(grep -rl --include='*.cpp' LIL_WITH_CUDA src policies tests | sort)
 fi
 out="${CUDA_CHECK_DIR:-${BUILD_DIR:-build}/cuda-check}"
 mkdir -p "$out"
@@ -67,7 +68,8 @@ for f in "${files[@]}"; do
         status=1
       fi ;;
     *.cpp)
-      if c++ -std=gnu++17 -fsyntax-only -DLIL_WITH_CUDA -D_GLIBCXX_USE_CXX11_ABI=1 -Isrc -I. -I"$generated" \
+      if c++ -std=gnu++17 -fsyntax-only -DLIL_WITH_CUDA -DLIL_SOURCE_DIR="\"$PWD\"" -D_GLIBCXX_USE_CXX11_ABI=1 \
+          -Isrc -I. -I"$generated" \
           -isystem /usr/include/torch/csrc/api/include -isystem "$cuda_home/include" -isystem "$stub" "$f"; then
         echo "cuda_check: $f ok"
       else

@@ -3,8 +3,8 @@
 # through ctest (Catch2 binaries grouped per area, the CLI scripts, ...), printing ctest's summary; then
 # compiles the CUDA code without a GPU (scripts/cuda_check.sh). Then the reliability runs: the whole suite
 # again under ASan + UBSan (scripts/sanitize.sh, build-asan/) and every libFuzzer target for
-# LIL_FUZZ_SECONDS each (scripts/fuzz.sh, default 45). Any failure fails the
-# run, after all of them have run. LIL_TEST_SANITIZE=0 / LIL_TEST_FUZZ=0 skip them on a quick local run.
+# LIL_FUZZ_SECONDS each (scripts/fuzz.sh, default 45). Any failure fails the run, after all of them have
+# run. LIL_TEST_SANITIZE=0 / LIL_TEST_FUZZ=0 skip them on a quick local run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install_deps.sh"
