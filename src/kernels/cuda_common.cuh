@@ -99,6 +99,30 @@ __device__ __forceinline__ void mma16816(float (&d)[4], uint32_t a0, uint32_t a1
 #endif
 }
 
+// A float's bits as an unsigned key with the float's order (-0 and +0 the same key, so that equal floats are
+// equal keys; NaN is not expected).
+__device__ __forceinline__ uint32_t ordered_key(float v) {
+  uint32_t u = __float_as_uint(v);
+  if ((u << 1) == 0u) u = 0u;
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+// The warp's largest key and the lowest lane holding it (all 32 lanes together): one redux and one ballot on
+// sm_80 and later, five shuffle rounds below.
+__device__ __forceinline__ uint32_t warp_max_key(uint32_t key, int* lane_of_max) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const uint32_t best = __reduce_max_sync(0xffffffffu, key);
+#else
+  uint32_t best = key;
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    const uint32_t other = __shfl_xor_sync(0xffffffffu, best, offset);
+    best = other > best ? other : best;
+  }
+#endif
+  *lane_of_max = __ffs(__ballot_sync(0xffffffffu, key == best)) - 1;
+  return best;
+}
+
 // Two floats rounded to T, packed into one 32-bit fragment register (the first in the low half).
 template <typename T>
 __device__ __forceinline__ uint32_t pack2(float lo, float hi) {

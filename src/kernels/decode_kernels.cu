@@ -1021,14 +1021,15 @@ __device__ int block_exclusive_scan(int v, int* total) {
 
 // The top k of n float values (one row of bounds or relevances) by one block of kTopkThreads threads: radix
 // select of the k-th largest (float bits mapped to ordered integers, 8 bits per pass, histograms in shared
-// memory), then the indices above it and the earliest of those equal to it, written to out[0, k) in increasing
-// order (block scans: no atomics decide the order, so every run lists the same indices in the same order).
+// memory; done early once its bin holds it alone), then the indices above it and the earliest of those equal to
+// it, written to out[0, k) in increasing order (block scans: no atomics decide the order, so every run lists the
+// same indices in the same order).
 // `keys` is shared memory of n entries. The list is visible to the whole block on return.
 constexpr int kTopkThreads = 256;
 __device__ __forceinline__ void top_k_in_order(const float* values, int n, int k, uint32_t* keys, int32_t* out) {
   __shared__ int hist[256];
-  __shared__ uint32_t s_prefix;
-  __shared__ int s_remaining;
+  __shared__ uint32_t s_prefix, s_found;
+  __shared__ int s_remaining, s_in_bin;
   for (int i = threadIdx.x; i < n; i += kTopkThreads) {
     const uint32_t bits = __float_as_uint(values[i]);
     keys[i] = bits & 0x80000000u ? ~bits : bits | 0x80000000u;  // larger float, larger key
@@ -1036,9 +1037,11 @@ __device__ __forceinline__ void top_k_in_order(const float* values, int n, int k
   if (threadIdx.x == 0) {
     s_prefix = 0;
     s_remaining = k;
+    s_in_bin = 0;
   }
   __syncthreads();
   uint32_t mask = 0;
+  bool found_early = false;
   for (int shift = 24; shift >= 0; shift -= 8) {
     for (int i = threadIdx.x; i < 256; i += kTopkThreads) hist[i] = 0;
     __syncthreads();
@@ -1076,6 +1079,7 @@ __device__ __forceinline__ void top_k_in_order(const float* values, int n, int k
           if (before + hist[bin] >= remaining) {
             s_prefix = prefix | (static_cast<uint32_t>(bin) << shift);
             s_remaining = remaining - before;
+            s_in_bin = hist[bin];
             break;
           }
           before += hist[bin];
@@ -1084,8 +1088,17 @@ __device__ __forceinline__ void top_k_in_order(const float* values, int n, int k
     }
     mask |= 255u << shift;
     __syncthreads();
+    if (shift > 0 && s_in_bin == 1) {  // one key left in the digit's bin: it is the k-th largest, no more passes
+      const uint32_t bin_prefix = s_prefix;
+      for (int i = threadIdx.x; i < n; i += kTopkThreads) {
+        if ((keys[i] & mask) == bin_prefix) s_found = keys[i];  // exactly one thread writes
+      }
+      __syncthreads();
+      found_early = true;
+      break;
+    }
   }
-  const uint32_t threshold = s_prefix;
+  const uint32_t threshold = found_early ? s_found : s_prefix;
   const int take_equal = s_remaining;  // how many of the values equal to the threshold are taken
   // Each thread owns a contiguous range of indices, so a scan over threads is a scan in index order.
   const int per = (n + kTopkThreads - 1) / kTopkThreads;
@@ -1159,8 +1172,8 @@ __global__ void __launch_bounds__(kTopkThreads) quest_topk_kernel(QuestArgs a) {
 // head, sequence), each warp scoring kInfBlocks memory blocks per iteration (their loads in flight together),
 // lane l holding slot l of each block (its representative score and position), then dimensions [l P, l P + P)
 // of the representatives' keys and of the summed query. The representatives are picked by `reps` rounds of a
-// warp argmax. Split 0's warp 0 writes the token (which no other warp reads: it is in the local window) and the
-// summed query.
+// warp argmax (redux + ballot) while the next iteration's scores and positions are in flight. Split 0's warp 0
+// writes the token (which no other warp reads: it is in the local window) and the summed query.
 constexpr int kInfBlocks = 4;
 constexpr int kInfMaxReps = 4;
 template <typename T, int D, int kMaxGroup>
@@ -1192,41 +1205,43 @@ __global__ void __launch_bounds__(kAttnWarps * 32) infllm_blocks_kernel(InfLLMAr
   const float* score_row = a.scores + row * t.capacity;
   const int64_t* sp_row = t.slot_positions + row * t.capacity;
   const T* key_row = static_cast<const T*>(t.k) + row * t.capacity * D;
-  const int64_t warps = static_cast<int64_t>(gridDim.x) * kAttnWarps;
-  for (int64_t first = (static_cast<int64_t>(blockIdx.x) * kAttnWarps + warp) * kInfBlocks; first < a.n_blocks;
-       first += warps * kInfBlocks) {
-    float sc[kInfBlocks];
-    int64_t held_pos[kInfBlocks];
+  const int64_t step = static_cast<int64_t>(gridDim.x) * kAttnWarps * kInfBlocks;
+  // Lane l's slot of kInfBlocks blocks from `first`: its representative score and its position (loaded raw, so
+  // that they stay in flight until used).
+  auto load_slots = [&](int64_t first, float (&sc)[kInfBlocks], int64_t (&held)[kInfBlocks]) {
 #pragma unroll
     for (int i = 0; i < kInfBlocks; ++i) {
       const int64_t blk = first + i < a.n_blocks ? first + i : a.n_blocks - 1;
       const int64_t slot = a.n_sink + blk * a.block_size + lane;
       const bool in = lane < a.block_size && slot < t.capacity;
       sc[i] = in ? score_row[slot] : 0.f;
-      held_pos[i] = in ? sp_row[slot] : -1;
+      held[i] = in ? sp_row[slot] : -1;
     }
+  };
+  int64_t first = (static_cast<int64_t>(blockIdx.x) * kAttnWarps + warp) * kInfBlocks;
+  float sc[kInfBlocks];
+  int64_t held_pos[kInfBlocks];
+  if (first < a.n_blocks) load_slots(first, sc, held_pos);
+  for (; first < a.n_blocks; first += step) {
+    // The next iteration's slots in flight while this one picks its representatives and loads their keys.
+    const bool more = first + step < a.n_blocks;
+    float sc_next[kInfBlocks];
+    int64_t held_next[kInfBlocks];
+    if (more) load_slots(first + step, sc_next, held_next);
     int rep[kInfBlocks][kInfMaxReps];  // the representatives' lanes, -1 past the held tokens
+    const uint32_t kNone = ordered_key(-INFINITY);
 #pragma unroll
     for (int i = 0; i < kInfBlocks; ++i) {
       const int64_t start = a.n_sink + (first + i) * a.block_size;
-      float v = held_pos[i] >= 0 && start + lane < local_start ? sc[i] : -INFINITY;
+      uint32_t rank = held_pos[i] >= 0 && start + lane < local_start ? ordered_key(sc[i]) : kNone;
 #pragma unroll
       for (int r = 0; r < kInfMaxReps; ++r) {
         rep[i][r] = -1;
         if (r >= a.reps) continue;
-        float best = v;
-        int best_lane = lane;
-        for (int offset = 16; offset > 0; offset >>= 1) {
-          const float ov = __shfl_xor_sync(0xffffffffu, best, offset);
-          const int ol = __shfl_xor_sync(0xffffffffu, best_lane, offset);
-          if (ov > best || (ov == best && ol < best_lane)) {
-            best = ov;
-            best_lane = ol;
-          }
-        }
-        if (best == -INFINITY) continue;  // fewer held tokens than representatives
-        rep[i][r] = best_lane;
-        if (lane == best_lane) v = -INFINITY;
+        int best_lane = 0;
+        if (warp_max_key(rank, &best_lane) == kNone) continue;  // fewer held tokens than representatives
+        rep[i][r] = best_lane;  // the highest score, the lowest lane among equal ones
+        if (lane == best_lane) rank = kNone;
       }
     }
     // Every representative's key in flight at once (a missing one loads the block's first slot, unused).
@@ -1253,6 +1268,13 @@ __global__ void __launch_bounds__(kAttnWarps * 32) infllm_blocks_kernel(InfLLMAr
       }
       rel = warp_sum(rel);
       if (lane == 0) a.relevance[row * a.n_blocks + first + i] = start < local_start ? rel : -INFINITY;
+    }
+    if (more) {
+#pragma unroll
+      for (int i = 0; i < kInfBlocks; ++i) {
+        sc[i] = sc_next[i];
+        held_pos[i] = held_next[i];
+      }
     }
   }
 }

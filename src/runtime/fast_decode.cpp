@@ -440,6 +440,10 @@ at::Tensor fused_blocks_decode(const at::Tensor& qkv, const at::Tensor& cos, con
   kernels::InfLLMArgs ia;
   ia.token = attention_args("fused_blocks_decode", qkv, cos, sin, positions, k_cache, v_cache, slot_positions, scratch,
                             n_q_heads, softmax_scale, &out, p.selected);
+  // InfLLM's block-scoring grid apart from Quest's: LIL_INFLLM_TARGET_BLOCKS (64..8192; by default
+  // LIL_SELECT_TARGET_BLOCKS's value).
+  static const int64_t infllm_blocks = env_knob("LIL_INFLLM_TARGET_BLOCKS", ia.token.select_blocks, 64, 8192);
+  ia.token.select_blocks = infllm_blocks;
   const BlocksScratch e = blocks_scratch(rows, n_q_heads, n_kv, d, p.n_blocks, p.k_blocks, p.selected, ia.token.splits);
   require_scratch("fused_blocks_decode", scratch, e.total);
   float* base = scratch.data_ptr<float>();
