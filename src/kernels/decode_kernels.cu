@@ -949,17 +949,33 @@ __global__ void __launch_bounds__(kAttnWarps * 32) quest_bounds_kernel(QuestArgs
   const int64_t current = pos / a.page_size;
   T* lo_row = static_cast<T*>(a.page_min) + row * a.n_pages * D;
   T* hi_row = static_cast<T*>(a.page_max) + row * a.n_pages * D;
-  // Each warp takes kQuestPages consecutive pages per iteration, their loads all in flight together.
-  const int64_t warps = static_cast<int64_t>(gridDim.x) * kAttnWarps;
-  for (int64_t first = (static_cast<int64_t>(blockIdx.x) * kAttnWarps + warp) * kQuestPages; first < a.n_pages;
-       first += warps * kQuestPages) {
-    float lo[kQuestPages][kPerLane], hi[kQuestPages][kPerLane];
+  // Each warp takes kQuestPages consecutive pages per iteration, their loads all in flight together, and the
+  // next iteration's pages in flight (raw, converted when used) while it scores these. Only this warp reads or
+  // writes its pages, the token's own included.
+  using Raw = Pack<T, kPerLane>;
+  auto load_pages = [&](int64_t first, Raw (&lo)[kQuestPages], Raw (&hi)[kQuestPages]) {
 #pragma unroll
     for (int i = 0; i < kQuestPages; ++i) {
       const int64_t page = first + i < a.n_pages ? first + i : a.n_pages - 1;
-      load_pack<T, kPerLane>(lo_row + page * D + lane * kPerLane, lo[i]);
-      load_pack<T, kPerLane>(hi_row + page * D + lane * kPerLane, hi[i]);
+      lo[i] = *reinterpret_cast<const Raw*>(lo_row + page * D + lane * kPerLane);
+      hi[i] = *reinterpret_cast<const Raw*>(hi_row + page * D + lane * kPerLane);
     }
+  };
+  const int64_t step = static_cast<int64_t>(gridDim.x) * kAttnWarps * kQuestPages;
+  int64_t first = (static_cast<int64_t>(blockIdx.x) * kAttnWarps + warp) * kQuestPages;
+  Raw lo_raw[kQuestPages], hi_raw[kQuestPages];
+  if (first < a.n_pages) load_pages(first, lo_raw, hi_raw);
+  for (; first < a.n_pages; first += step) {
+    float lo[kQuestPages][kPerLane], hi[kQuestPages][kPerLane];
+#pragma unroll
+    for (int i = 0; i < kQuestPages; ++i) {
+#pragma unroll
+      for (int e = 0; e < kPerLane; ++e) {
+        lo[i][e] = to_float(lo_raw[i].e[e]);
+        hi[i][e] = to_float(hi_raw[i].e[e]);
+      }
+    }
+    if (first + step < a.n_pages) load_pages(first + step, lo_raw, hi_raw);
 #pragma unroll
     for (int i = 0; i < kQuestPages; ++i) {
       const int64_t page = first + i;
