@@ -97,11 +97,19 @@ Selection InfLLMPolicy::select(LayerCache& cache, const at::Tensor& query, const
 
 int64_t InfLLMPolicy::selection_bytes(const LayerCache& cache) const {
   // Positions and representative scores of every slot (which block tokens are in memory, the top `reps` of
-  // each block), then the representatives' keys.
+  // each block), then the representatives' keys. The fused GPU step keeps each final block's key sum
+  // (kBlockSumsAux): it reads those sums, and the former for the one block at the window's edge.
   const int64_t rows = std::max<int64_t>(1, cache.keys.size(0)), n_kv = cache.keys.size(1), slots = cache.keys.size(2);
+  const int64_t reps = std::min(reps_, block_size_);
+  const int64_t key_bytes = cache.keys.size(3) * static_cast<int64_t>(cache.keys.element_size());
+  const auto kept = cache.aux.find(kBlockSumsAux);
+  if (kept != cache.aux.end()) {
+    const int64_t edge = n_kv * (block_size_ * static_cast<int64_t>(cache.positions.element_size() +
+                                                                     cache.scores.element_size()) + reps * key_bytes);
+    return static_cast<int64_t>(kept->second.nbytes()) / rows + edge;
+  }
   const int64_t blocks = std::max<int64_t>(0, (slots - n_sink_ + block_size_ - 1) / block_size_);
-  const int64_t rep_keys = n_kv * blocks * std::min(reps_, block_size_) * cache.keys.size(3) *
-                           static_cast<int64_t>(cache.keys.element_size());
+  const int64_t rep_keys = n_kv * blocks * reps * key_bytes;
   return static_cast<int64_t>(cache.positions.nbytes() + cache.scores.nbytes()) / rows + rep_keys;
 }
 

@@ -55,6 +55,9 @@ c10::ScalarType score_dtype(c10::ScalarType model_dtype);
 // slot (index_select on the flattened tensor), much faster than an element-wise gather on CPU.
 at::Tensor gather_slots(const at::Tensor& per_slot, const at::Tensor& slots);
 
+// LayerCache::aux key of the key sums InfLLM's fused GPU step keeps (make_block_sums in runtime/fast_decode.h).
+inline constexpr char kBlockSumsAux[] = "fused_block_sums";
+
 // One layer's cache. Slots are unordered: RoPE is applied before caching, so attention does not depend on
 // where a token sits; `positions` says which token a slot holds.
 struct LayerCache {
@@ -65,7 +68,8 @@ struct LayerCache {
   at::Tensor positions;  // [B, Hkv, C] int64 token position in its sequence, -1 = empty slot
   at::Tensor scores;     // [B, Hkv, C] score dtype (float32, float64 for a float64 model), policy-defined; 0 when
                          // a slot is written
-  std::map<std::string, at::Tensor> aux;  // policy-owned state (e.g. Quest page bounds)
+  std::map<std::string, at::Tensor> aux;  // policy-owned state (e.g. Quest page bounds); kBlockSumsAux: the cache's
+                                          // (InfLLM's fused GPU step keeps its final blocks' key sums there)
   // Slots a decode step needs to look at: every slot at or past it is empty. The capacity C on devices that
   // need fixed shapes (CUDA graphs) and for eviction policies; on the CPU, for policies that fill slots in order
   // and never evict, (longest prompt + decode steps so far), set before each `select`.
@@ -192,7 +196,7 @@ class Policy {
   // Bytes of policy state one decode step reads per row in one layer to decide what to keep or attend,
   // besides the attended KV (counted by the cache): for an eviction policy the slots' positions and scores (the
   // victim scan), for Quest every page's key min/max, for InfLLM positions, scores and the representative
-  // keys. Part of the bytes a step must read (`lil bench`'s floor). Default: the eviction scan, or nothing.
+  // keys (on its fused GPU step the kept key sums). Part of the bytes a step must read (`lil bench`'s floor). Default: the eviction scan, or nothing.
   virtual int64_t selection_bytes(const LayerCache& cache) const;
   // Called once the prefill of `view.row` is stored (and, for eviction policies, pruned).
   virtual void after_prefill(LayerCache& /*cache*/, const PrefillView& /*view*/) {}

@@ -1184,14 +1184,59 @@ __global__ void __launch_bounds__(kTopkThreads) quest_topk_kernel(QuestArgs a) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// InfLLM's block choice (InfLLMArgs). infllm_blocks_kernel: one block of kAttnWarps warps per (block split, KV
-// head, sequence), each warp scoring kInfBlocks memory blocks per iteration (their loads in flight together),
-// lane l holding slot l of each block (its representative score and position), then dimensions [l P, l P + P)
-// of the representatives' keys and of the summed query. The representatives are picked by `reps` rounds of a
-// warp argmax (redux + ballot) while the next iteration's scores and positions are in flight. Split 0's warp 0
-// writes the token (which no other warp reads: it is in the local window) and the summed query.
+// InfLLM's block choice (InfLLMArgs). A memory block's relevance is q_sum . (the sum of its representatives'
+// keys), with q_sum the group's query heads summed. Once every token of a block has its final score (its last
+// token is more than `local` positions behind the query: no later step adds to it), its representatives and
+// their key sum never change, so `block_sums` keeps that sum: the prefill fills it for the prompt's final blocks
+// (KVCache::store_prefill), infllm_list_kernel for the block the step's score update finishes, and a step reads
+// one float row per final block instead of the block's scores, positions and representative keys. The block at
+// the window's edge (candidate, not final) is scored from its scores directly, the same way.
 constexpr int kInfBlocks = 4;
 constexpr int kInfMaxReps = 4;
+
+// The sum of the representatives' keys of the memory block at slot `start` (lane l: dimensions [l P, l P + P)),
+// for a whole warp: the `reps` tokens with the highest scores among the held ones (slot position >= 0) before
+// slot `limit`, the lowest slot among equal scores (a redux and a ballot per representative), fewer when fewer are
+// held; all their key loads in flight together.
+template <typename T, int P>
+__device__ __forceinline__ void rep_key_sum(const InfLLMArgs& a, int64_t row, int64_t start, int64_t limit, int lane,
+                                            float (&sum)[P]) {
+  const DecodeAttentionArgs& t = a.token;
+  const int64_t slot = start + lane;
+  const bool in = lane < a.block_size && slot < t.capacity && slot < limit;
+  const float sc = in ? a.scores[row * t.capacity + slot] : 0.f;
+  const int64_t held = in ? t.slot_positions[row * t.capacity + slot] : -1;
+  const uint32_t kNone = ordered_key(-INFINITY);
+  uint32_t rank = held >= 0 ? ordered_key(sc) : kNone;
+  int rep[kInfMaxReps];
+#pragma unroll
+  for (int r = 0; r < kInfMaxReps; ++r) {
+    rep[r] = -1;
+    if (r >= a.reps) continue;
+    int best_lane = 0;
+    if (warp_max_key(rank, &best_lane) == kNone) continue;  // fewer held tokens than representatives
+    rep[r] = best_lane;
+    if (lane == best_lane) rank = kNone;
+  }
+  const T* key_row = static_cast<const T*>(t.k) + row * t.capacity * P * 32;
+  float key[kInfMaxReps][P];
+#pragma unroll
+  for (int r = 0; r < kInfMaxReps; ++r) {
+    const int64_t s = start + (rep[r] >= 0 ? rep[r] : 0);  // a missing one loads the block's first slot, unused
+    load_pack<T, P>(key_row + (s < t.capacity ? s : t.capacity - 1) * P * 32 + lane * P, key[r]);
+  }
+#pragma unroll
+  for (int e = 0; e < P; ++e) {
+    sum[e] = 0.f;
+#pragma unroll
+    for (int r = 0; r < kInfMaxReps; ++r) sum[e] += rep[r] >= 0 ? key[r][e] : 0.f;
+  }
+}
+
+// infllm_blocks_kernel: one block of kAttnWarps warps per (block split, KV head, sequence), each warp taking
+// kInfBlocks memory blocks per iteration, their kept key sums in flight together (lane l: dimensions [l P, l P +
+// P)). Split 0's warp 0 writes the token (which no other warp reads: it is in the local window) and the summed
+// query.
 template <typename T, int D, int kMaxGroup>
 __global__ void __launch_bounds__(kAttnWarps * 32) infllm_blocks_kernel(InfLLMArgs a) {
   pdl_wait();
@@ -1218,85 +1263,39 @@ __global__ void __launch_bounds__(kAttnWarps * 32) infllm_blocks_kernel(InfLLMAr
     if (lane == 0) t.slot_positions[row * t.capacity + pos] = pos;
   }
   const int64_t local_start = pos - a.local + 1 > a.n_sink ? pos - a.local + 1 : a.n_sink;
-  const float* score_row = a.scores + row * t.capacity;
-  const int64_t* sp_row = t.slot_positions + row * t.capacity;
-  const T* key_row = static_cast<const T*>(t.k) + row * t.capacity * D;
+  const int64_t final_end = pos - a.local;  // a block whose slots all lie before this one is final
+  const float* sums = a.block_sums + row * a.n_blocks * D;
   const int64_t step = static_cast<int64_t>(gridDim.x) * kAttnWarps * kInfBlocks;
-  // Lane l's slot of kInfBlocks blocks from `first`: its representative score and its position (loaded raw, so
-  // that they stay in flight until used).
-  auto load_slots = [&](int64_t first, float (&sc)[kInfBlocks], int64_t (&held)[kInfBlocks]) {
-#pragma unroll
-    for (int i = 0; i < kInfBlocks; ++i) {
-      const int64_t blk = first + i < a.n_blocks ? first + i : a.n_blocks - 1;
-      const int64_t slot = a.n_sink + blk * a.block_size + lane;
-      const bool in = lane < a.block_size && slot < t.capacity;
-      sc[i] = in ? score_row[slot] : 0.f;
-      held[i] = in ? sp_row[slot] : -1;
-    }
-  };
-  int64_t first = (static_cast<int64_t>(blockIdx.x) * kAttnWarps + warp) * kInfBlocks;
-  float sc[kInfBlocks];
-  int64_t held_pos[kInfBlocks];
-  if (first < a.n_blocks) load_slots(first, sc, held_pos);
-  for (; first < a.n_blocks; first += step) {
-    // The next iteration's slots in flight while this one picks its representatives and loads their keys.
-    const bool more = first + step < a.n_blocks;
-    float sc_next[kInfBlocks];
-    int64_t held_next[kInfBlocks];
-    if (more) load_slots(first + step, sc_next, held_next);
-    int rep[kInfBlocks][kInfMaxReps];  // the representatives' lanes, -1 past the held tokens
-    const uint32_t kNone = ordered_key(-INFINITY);
+  for (int64_t first = (static_cast<int64_t>(blockIdx.x) * kAttnWarps + warp) * kInfBlocks; first < a.n_blocks;
+       first += step) {
+    float s[kInfBlocks][kPerLane];
 #pragma unroll
     for (int i = 0; i < kInfBlocks; ++i) {
       const int64_t start = a.n_sink + (first + i) * a.block_size;
-      uint32_t rank = held_pos[i] >= 0 && start + lane < local_start ? ordered_key(sc[i]) : kNone;
-#pragma unroll
-      for (int r = 0; r < kInfMaxReps; ++r) {
-        rep[i][r] = -1;
-        if (r >= a.reps) continue;
-        int best_lane = 0;
-        if (warp_max_key(rank, &best_lane) == kNone) continue;  // fewer held tokens than representatives
-        rep[i][r] = best_lane;  // the highest score, the lowest lane among equal ones
-        if (lane == best_lane) rank = kNone;
-      }
-    }
-    // Every representative's key in flight at once (a missing one loads the block's first slot, unused).
-    float key[kInfBlocks][kInfMaxReps][kPerLane];
-#pragma unroll
-    for (int i = 0; i < kInfBlocks; ++i) {
-      const int64_t start = a.n_sink + (first + i < a.n_blocks ? first + i : a.n_blocks - 1) * a.block_size;
-#pragma unroll
-      for (int r = 0; r < kInfMaxReps; ++r) {
-        const int64_t slot = start + (rep[i][r] >= 0 ? rep[i][r] : 0);
-        load_pack<T, kPerLane>(key_row + (slot < t.capacity ? slot : t.capacity - 1) * D + lane * kPerLane, key[i][r]);
+      if (first + i < a.n_blocks && start + a.block_size <= final_end) {
+        load_pack<float, kPerLane>(sums + (first + i) * D + lane * kPerLane, s[i]);
       }
     }
 #pragma unroll
     for (int i = 0; i < kInfBlocks; ++i) {
       if (first + i >= a.n_blocks) break;
       const int64_t start = a.n_sink + (first + i) * a.block_size;
-      float rel = 0.f;
+      float rel = -INFINITY;
+      if (start < local_start) {
+        if (start + a.block_size > final_end) rep_key_sum<T, kPerLane>(a, row, start, local_start, lane, s[i]);
+        float dot = 0.f;
 #pragma unroll
-      for (int r = 0; r < kInfMaxReps; ++r) {
-        if (rep[i][r] < 0) continue;
-#pragma unroll
-        for (int e = 0; e < kPerLane; ++e) rel += qs[e] * key[i][r][e];
+        for (int e = 0; e < kPerLane; ++e) dot += qs[e] * s[i][e];
+        rel = warp_sum(dot);
       }
-      rel = warp_sum(rel);
-      if (lane == 0) a.relevance[row * a.n_blocks + first + i] = start < local_start ? rel : -INFINITY;
-    }
-    if (more) {
-#pragma unroll
-      for (int i = 0; i < kInfBlocks; ++i) {
-        sc[i] = sc_next[i];
-        held_pos[i] = held_next[i];
-      }
+      if (lane == 0) a.relevance[row * a.n_blocks + first + i] = rel;
     }
   }
 }
 
 // InfLLM's top k_blocks blocks of one (KV head, sequence), the attended slot list and its count, then the
-// representative-score update (one thread per token of the window before the query).
+// representative-score update (one thread per token of the window before the query) and the key sum of the
+// block it finishes.
 template <typename T, int D>
 __global__ void __launch_bounds__(kTopkThreads) infllm_list_kernel(InfLLMArgs a) {
   pdl_wait();
@@ -1370,6 +1369,18 @@ __global__ void __launch_bounds__(kTopkThreads) infllm_list_kernel(InfLLMArgs a)
       for (int e = 0; e < V; ++e) dot += qs[c * V + e] * x[c][e];
     }
     if (held >= 0) a.scores[row * t.capacity + p] += dot;
+  }
+  // Position pos - local took its last score update above: when it ends a memory block, that block is final from
+  // the next step on, and its representatives' key sum is kept (warp 0, once the whole update is visible).
+  __syncthreads();
+  const int64_t done = pos - local;
+  if (threadIdx.x < 32 && done >= n_sink && (done - n_sink + 1) % block_size == 0 && done < t.capacity) {
+    const int64_t blk = (done - n_sink) / block_size;
+    float sum[D / 32];
+    rep_key_sum<T, D / 32>(a, row, n_sink + blk * block_size, done + 1, threadIdx.x, sum);
+    float* out = a.block_sums + (row * a.n_blocks + blk) * D + threadIdx.x * (D / 32);
+#pragma unroll
+    for (int e = 0; e < D / 32; ++e) out[e] = sum[e];
   }
 }
 

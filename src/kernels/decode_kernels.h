@@ -122,14 +122,17 @@ void quest_select(int dtype, const QuestArgs& args, void* stream);
 //   (slot_positions records it); the group's query heads summed in float32 to query_sum [B, Hkv, D]; then per
 //   memory block j (slots [n_sink + j block_size, + block_size)) that starts before the local window
 //   (local_start = max(p - local + 1, n_sink)): its `reps` held tokens (resident, before the local window) with
-//   the highest representative `scores` (the lower slot among equal ones), and the relevance = sum over them of
-//   query_sum . key -> relevance [B, Hkv, n_blocks] float32; -inf for a block that is no candidate.
+//   the highest representative `scores` (the lower slot among equal ones), and the relevance = query_sum . (the
+//   sum of their keys, float32) -> relevance [B, Hkv, n_blocks] float32; -inf for a block that is no candidate.
+//   A block is final when all its slots lie before p - local (no step adds to their scores any more): its key
+//   sum is read from block_sums instead of being formed again.
 // - the top k_blocks relevances per (b, h) as Quest's top-k picks pages (blocks [B, Hkv, k_blocks] int32, in
 //   increasing order); the attended slots to slots [B, Hkv, selected] (int32; selected = n_sink + local +
 //   k_blocks block_size): the initial tokens, the local window, the chosen blocks' tokens before the window,
 //   `capacity` for an entry not attended; their count to attended [B, Hkv] (attended_max as Quest's); then the
 //   step's representative-score update: scores[p'] += query_sum . key[p'] for p' in [max(p - local, n_sink),
-//   p - 1].
+//   p - 1]; when p - local ends a memory block (it is final from the next step on), that block's representative
+//   key sum to block_sums.
 // decode_attention in gather mode (page_size 1, `pages` = slots) then attends them.
 struct InfLLMArgs {
   DecodeAttentionArgs token;  // as QuestArgs's
@@ -138,11 +141,13 @@ struct InfLLMArgs {
   float* relevance = nullptr;   // [B, Hkv, n_blocks] scratch
   int32_t* blocks = nullptr;    // [B, Hkv, k_blocks] scratch
   int32_t* slots = nullptr;     // [B, Hkv, selected]
+  float* block_sums = nullptr;  // [B, Hkv, n_blocks, D] float32: final blocks' representative key sums, kept
+                                // across steps (the prefill's final blocks filled by prefill_block_sums)
   int64_t* attended = nullptr;
   int64_t* attended_max = nullptr;
   int64_t n_sink = 0, local = 0, block_size = 0, reps = 0, n_blocks = 0, k_blocks = 0, selected = 0;
 };
-// Whether infllm_select handles this shape: blocks of at most 32 tokens, at most 8 representatives, the block
+// Whether infllm_select handles this shape: blocks of at most 32 tokens, at most 4 representatives, the block
 // relevances fitting the top-k's shared memory.
 bool infllm_select_supports(int64_t n_blocks, int64_t block_size, int64_t reps);
 void infllm_select(int dtype, const InfLLMArgs& args, void* stream);

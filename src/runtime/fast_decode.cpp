@@ -426,9 +426,9 @@ bool fused_blocks_supported(int64_t capacity, const FusedBlocks& rule) {
 
 at::Tensor fused_blocks_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
                                const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
-                               const at::Tensor& slot_positions, const at::Tensor& scores, const FusedBlocks& rule,
-                               const at::Tensor& scratch, int64_t n_q_heads, double softmax_scale, at::Tensor* attended,
-                               const at::Tensor& attended_max) {
+                               const at::Tensor& slot_positions, const at::Tensor& scores, const at::Tensor& block_sums,
+                               const FusedBlocks& rule, const at::Tensor& scratch, int64_t n_q_heads,
+                               double softmax_scale, at::Tensor* attended, const at::Tensor& attended_max) {
 #ifdef LIL_WITH_CUDA
   const int64_t rows = k_cache.size(0), n_kv = k_cache.size(1), capacity = k_cache.size(2), d = k_cache.size(3);
   const BlocksPlan p = blocks_plan(rule, capacity);
@@ -436,6 +436,9 @@ at::Tensor fused_blocks_decode(const at::Tensor& qkv, const at::Tensor& cos, con
               blocks_plan_supported(p, rule),
           "fused_blocks_decode", "float32 scores [B, Hkv, C] like the cache, blocks of at most 32 tokens, at most 4 "
                                  "representatives");
+  require(block_sums.defined() && block_sums.is_contiguous() && block_sums.scalar_type() == at::kFloat &&
+              block_sums.device() == k_cache.device() && block_sums.numel() == rows * n_kv * p.n_blocks * d,
+          "fused_blocks_decode", "float32 block sums [B, Hkv, n_blocks, D] (make_block_sums) on the cache's device");
   at::Tensor out;
   kernels::InfLLMArgs ia;
   ia.token = attention_args("fused_blocks_decode", qkv, cos, sin, positions, k_cache, v_cache, slot_positions, scratch,
@@ -452,6 +455,7 @@ at::Tensor fused_blocks_decode(const at::Tensor& qkv, const at::Tensor& cos, con
   ia.relevance = base + e.relevance;
   ia.blocks = reinterpret_cast<int32_t*>(base + e.blocks);
   ia.slots = reinterpret_cast<int32_t*>(base + e.slots);
+  ia.block_sums = block_sums.data_ptr<float>();
   ia.attended = reinterpret_cast<int64_t*>(base + e.attended);
   ia.attended_max = data_or_null(attended_max);
   ia.n_sink = rule.n_sink;
@@ -468,9 +472,38 @@ at::Tensor fused_blocks_decode(const at::Tensor& qkv, const at::Tensor& cos, con
   return out;
 #else
   (void)qkv, (void)cos, (void)sin, (void)positions, (void)k_cache, (void)v_cache, (void)slot_positions, (void)scores,
-      (void)rule, (void)scratch, (void)n_q_heads, (void)softmax_scale, (void)attended, (void)attended_max;
+      (void)block_sums, (void)rule, (void)scratch, (void)n_q_heads, (void)softmax_scale, (void)attended,
+      (void)attended_max;
   no_cuda("fused_blocks_decode");
 #endif
+}
+
+at::Tensor make_block_sums(const LayerCache& cache, const FusedBlocks& rule) {
+  const BlocksPlan p = blocks_plan(rule, cache.keys.size(2));
+  return at::zeros({cache.keys.size(0), cache.keys.size(1), p.n_blocks, cache.keys.size(3)},
+                   cache.keys.options().dtype(at::kFloat));
+}
+
+void prefill_block_sums(at::Tensor& block_sums, const LayerCache& cache, int64_t row, int64_t prompt_len,
+                        const FusedBlocks& rule) {
+  at::Tensor sums = block_sums[row];  // [Hkv, n_blocks, D]
+  sums.zero_();
+  const int64_t n_kv = cache.keys.size(1), head_dim = cache.keys.size(3), bs = rule.block_size;
+  const int64_t final_blocks =
+      std::min(sums.size(1), std::max<int64_t>(0, (prompt_len - rule.local - rule.n_sink) / bs));
+  if (final_blocks == 0) return;
+  const int64_t span = final_blocks * bs, reps = std::min(rule.reps, bs);
+  const double none = -std::numeric_limits<double>::infinity();
+  at::Tensor held = cache.positions[row].slice(1, rule.n_sink, rule.n_sink + span).ge(0).view({n_kv, final_blocks, bs});
+  at::Tensor rank = cache.scores[row].slice(1, rule.n_sink, rule.n_sink + span).view({n_kv, final_blocks, bs})
+                        .masked_fill(held.logical_not(), none);
+  // The highest scores first, the lower slot among equal ones (a stable sort).
+  at::Tensor order = std::get<1>(rank.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/true)).slice(2, 0, reps);
+  at::Tensor valid = rank.gather(2, order).gt(none);  // [Hkv, F, r]
+  at::Tensor first_slot = rule.n_sink + at::arange(final_blocks, order.options()).mul(bs).view({1, final_blocks, 1});
+  at::Tensor slots = (order + first_slot).view({n_kv, final_blocks * reps, 1}).expand({n_kv, final_blocks * reps, head_dim});
+  at::Tensor keys = cache.keys[row].gather(1, slots).view({n_kv, final_blocks, reps, head_dim}).to(at::kFloat);
+  sums.slice(1, 0, final_blocks).copy_(keys.masked_fill(valid.logical_not().unsqueeze(-1), 0.0).sum(2));
 }
 
 at::Tensor fused_eviction_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,

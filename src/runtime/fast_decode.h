@@ -70,18 +70,29 @@ at::Tensor fused_pages_decode(const at::Tensor& qkv, const at::Tensor& cos, cons
 // InfLLM's decode step (policies/policy.h, FusedBlocks; kernels::InfLLMArgs) in four kernels on its full-length
 // cache: RoPE, the token written to slot positions[b], the memory blocks' relevances from their representative
 // keys, the top blocks and the list of attended slots (initial tokens, local window, chosen blocks), the
-// representative-score update of `scores` [B, Hkv, C] (float32), attention over the listed slots. `scratch` is
-// float32 of decode_blocks_scratch() elements; *attended and attended_max as fused_pages_decode's. Returns
-// [B, Hq, D].
+// representative-score update of `scores` [B, Hkv, C] (float32), attention over the listed slots. `block_sums`
+// (make_block_sums) keeps the final blocks' representative key sums across steps. `scratch` is float32 of
+// decode_blocks_scratch() elements; *attended and attended_max as fused_pages_decode's. Returns [B, Hq, D].
 struct FusedBlocks;
+struct LayerCache;
 int64_t decode_blocks_scratch(int64_t batch, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim,
                               int64_t capacity, const FusedBlocks& rule);
 bool fused_blocks_supported(int64_t capacity, const FusedBlocks& rule);
 at::Tensor fused_blocks_decode(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
                                const at::Tensor& positions, const at::Tensor& k_cache, const at::Tensor& v_cache,
-                               const at::Tensor& slot_positions, const at::Tensor& scores, const FusedBlocks& rule,
-                               const at::Tensor& scratch, int64_t n_q_heads, double softmax_scale, at::Tensor* attended,
-                               const at::Tensor& attended_max = {});
+                               const at::Tensor& slot_positions, const at::Tensor& scores, const at::Tensor& block_sums,
+                               const FusedBlocks& rule, const at::Tensor& scratch, int64_t n_q_heads,
+                               double softmax_scale, at::Tensor* attended, const at::Tensor& attended_max = {});
+// InfLLM's kept key sums for `cache` (its keys [B, Hkv, C, D]): [B, Hkv, n_blocks, D] float32 zeros, n_blocks
+// the memory blocks over the capacity (slots [n_sink + j block_size, + block_size)).
+at::Tensor make_block_sums(const LayerCache& cache, const FusedBlocks& rule);
+// Row `row`'s sums once a prompt of `prompt_len` tokens is stored (slot p holds position p) and its scores are
+// final up to position prompt_len - local - 1: for each block all of whose slots lie before prompt_len - local (no
+// decode step adds to their scores), the sum of its `reps` held tokens with the highest scores (the lower slot
+// among equal ones; fewer when fewer are held) in float32; zeros for the later blocks (the decode step fills
+// each as it becomes final). Plain ATen: runs on any device.
+void prefill_block_sums(at::Tensor& block_sums, const LayerCache& cache, int64_t row, int64_t prompt_len,
+                        const FusedBlocks& rule);
 // Attention alone (q [B, Hq, D] already roped, the token already in the cache), as the reference computes it.
 at::Tensor reference_full_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                                     const at::Tensor& positions, double softmax_scale);

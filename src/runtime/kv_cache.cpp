@@ -44,6 +44,7 @@ KVCache::KVCache(std::unique_ptr<Policy> policy, const CacheShape& shape, c10::S
   if (fused_shape && policy_->kind() == PolicyKind::Retention && policy_->fused_blocks(&blocks_rule_) &&
       layers_[0].scores.scalar_type() == at::kFloat && fused_blocks_supported(capacity_, blocks_rule_)) {
     fused_ = FusedPath::Blocks;
+    for (auto& c : layers_) c.aux[kBlockSumsAux] = make_block_sums(c, blocks_rule_);
   }
   if (fused_ != FusedPath::None) {
     int64_t chunk = 0;
@@ -110,6 +111,7 @@ void KVCache::store_prefill(int64_t layer, int64_t row, const at::Tensor& q, con
   c.scores[row].zero_();
   c.scores[row].slice(1, 0, n).copy_(keep_scores);
   policy_->after_prefill(c, view);
+  if (fused_ == FusedPath::Blocks) prefill_block_sums(c.aux.at(kBlockSumsAux), c, row, n, blocks_rule_);
 }
 
 at::Tensor KVCache::decode_attention(int64_t layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -221,8 +223,9 @@ at::Tensor KVCache::decode_fused(int64_t layer, const at::Tensor& qkv, const at:
                                pages.page_size, fused_pages_, attention_scratch_, shape_.n_q_heads, softmax_scale,
                                nullptr, step_attended_);
     } else {
-      out = fused_blocks_decode(qkv, cos, sin, position, c.keys, c.values, c.positions, c.scores, blocks_rule_,
-                                attention_scratch_, shape_.n_q_heads, softmax_scale, nullptr, step_attended_);
+      out = fused_blocks_decode(qkv, cos, sin, position, c.keys, c.values, c.positions, c.scores,
+                                c.aux.at(kBlockSumsAux), blocks_rule_, attention_scratch_, shape_.n_q_heads,
+                                softmax_scale, nullptr, step_attended_);
     }
     if (layer == 0) {
       // A retention cache keeps every token (slot p holds position p): slots [0, position] are resident in every

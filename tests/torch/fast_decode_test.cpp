@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/model_config.h"
@@ -113,7 +115,74 @@ void copy_state(LayerCache& to, const LayerCache& from, bool scores, std::initia
   for (const char* name : aux) to.aux.at(name).copy_(from.aux.at(name));
 }
 
+// InfLLM's kept key sum of memory block `blk` of row b, brute force on the host: per KV head, the `reps` held
+// slots with the highest scores (the lower slot among equal ones: a stable sort), their keys summed in double
+// -> [Hkv, D] float64.
+at::Tensor brute_block_sum(const LayerCache& c, int64_t b, int64_t blk, const FusedBlocks& rule) {
+  const int64_t n_kv = c.keys.size(1), capacity = c.keys.size(2);
+  at::Tensor keys = c.keys[b].to(at::kCPU).to(at::kDouble);
+  at::Tensor scores = c.scores[b].to(at::kCPU).to(at::kDouble), held = c.positions[b].to(at::kCPU);
+  auto sa = scores.accessor<double, 2>();
+  auto ha = held.accessor<int64_t, 2>();
+  at::Tensor out = at::zeros({n_kv, keys.size(2)}, at::kDouble);
+  for (int64_t h = 0; h < n_kv; ++h) {
+    std::vector<int64_t> slots;
+    for (int64_t l = 0; l < rule.block_size; ++l) {
+      const int64_t s = rule.n_sink + blk * rule.block_size + l;
+      if (s < capacity && ha[h][s] >= 0 && sa[h][s] > -std::numeric_limits<double>::infinity()) slots.push_back(s);
+    }
+    std::stable_sort(slots.begin(), slots.end(), [&](int64_t x, int64_t y) { return sa[h][x] > sa[h][y]; });
+    for (size_t r = 0; r < slots.size() && static_cast<int64_t>(r) < rule.reps; ++r) out[h] += keys[h][slots[r]];
+  }
+  return out;
+}
+
+// The kept sums of row b against the brute force for blocks [0, final_blocks), zeros (not final yet) after.
+void check_block_sums(const LayerCache& c, int64_t b, int64_t final_blocks, const FusedBlocks& rule) {
+  const at::Tensor sums = c.aux.at(kBlockSumsAux)[b].to(at::kCPU).to(at::kDouble);  // [Hkv, n_blocks, D]
+  for (int64_t blk = 0; blk < sums.size(1); ++blk) {
+    INFO("row " << b << ", block " << blk << " of " << sums.size(1) << ", final blocks " << final_blocks);
+    const at::Tensor want = blk < final_blocks ? brute_block_sum(c, b, blk, rule) : at::zeros_like(sums.select(1, blk));
+    CHECK(max_abs_diff(sums.select(1, blk), want) <= 1e-5 * std::max(1.0, want.abs().max().item<double>()));
+  }
+}
+
 }  // namespace
+
+TEST_CASE("Fused decode: InfLLM's prefill key sums equal a brute force, ties to the lower slot", "[fast]") {
+  // On the host (plain ATen, as the prefill runs it on the GPU): scores with many ties, some empty slots.
+  at::manual_seed(16);
+  for (auto t : {at::kFloat, at::kBFloat16}) {
+    for (auto [n_sink, local, block_size, reps] : std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>>{
+             {4, 16, 32, 4}, {0, 7, 20, 3}, {2, 5, 8, 8}, {1, 3, 5, 1}}) {
+      INFO("dtype " << type_name(t) << ", n_sink " << n_sink << ", local " << local << ", block " << block_size
+                    << ", reps " << reps);
+      const int64_t rows = 5, n_kv = 2, capacity = 300, d = 16;
+      LayerCache c;
+      c.keys = at::randn({rows, n_kv, capacity, d}).to(t);
+      c.values = at::zeros_like(c.keys);
+      c.positions = at::arange(capacity, at::kLong).view({1, 1, capacity}).expand({rows, n_kv, capacity}).clone();
+      c.positions.masked_fill_(at::rand({rows, n_kv, capacity}).lt(0.2), -1);
+      c.scores = at::randint(0, 4, {rows, n_kv, capacity}, at::kFloat);
+      FusedBlocks rule;
+      rule.n_sink = n_sink;
+      rule.local = local;
+      rule.block_size = block_size;
+      rule.reps = reps;
+      rule.n_blocks = 1;
+      at::Tensor sums = make_block_sums(c, rule);
+      REQUIRE(sums.sizes() == at::IntArrayRef({rows, n_kv, (capacity - n_sink + block_size - 1) / block_size, d}));
+      sums.fill_(7.0);  // every row's prefill rewrites all of it
+      c.aux[kBlockSumsAux] = sums;
+      const std::vector<int64_t> prompts = {3, local + n_sink + block_size - 1, local + n_sink + block_size, 150,
+                                            capacity};
+      for (int64_t b = 0; b < rows; ++b) {
+        prefill_block_sums(c.aux.at(kBlockSumsAux), c, b, prompts[b], rule);
+        check_block_sums(c, b, std::max<int64_t>(0, (prompts[b] - local - n_sink) / block_size), rule);
+      }
+    }
+  }
+}
 
 TEST_CASE("Fused decode: split-attention plan covers the cache in chunks of whole warp rounds", "[fast]") {
   for (int64_t batch : {1, 8, 32}) {
@@ -365,8 +434,12 @@ TEST_CASE("Fused kernels: InfLLM's block choice, attention and score update equa
   if (!cuda_ready()) return;
   at::manual_seed(15);
   // As Quest's test: the reference runs in float32 on the same values, so the block relevances are the same
-  // sums up to the order of summation and the same blocks win.
-  const int64_t max_context = 1110;
+  // sums up to the order of summation and the same blocks win. The fused step keeps each final block's key sum
+  // (its tokens' scores no longer change), formed from its own scores: the reference takes the fused cache's
+  // final scores after every step (checked equal within the tolerance first), so both rank the same values.
+  // 34 steps: every row finishes at least one block during decode (blocks of at most 32 tokens).
+  const int64_t max_context = 1150;
+  const int steps = 34;
   // bf16 / fp16: the gathered attention on the tensor cores (the default) and the scalar kernel.
   for (bool tensor_cores : {true, false}) {
     TensorCoreAttentionSetting setting(tensor_cores);
@@ -382,17 +455,34 @@ TEST_CASE("Fused kernels: InfLLM's block choice, attention and score update equa
           KVCache ref(make_policy("infllm", budget, args, geometry), shape, at::kFloat, gpu);
           KVCache got(make_policy("infllm", budget, args, geometry), shape, t, gpu);
           REQUIRE(got.fused_attention());
+          FusedBlocks rule;
+          REQUIRE(got.policy().fused_blocks(&rule));
           const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-          const std::vector<int64_t> prompt = {5, 700, 1104};  // row 0: no memory block before its local window
-          prefill_both(ref, got, prompt, hq, hkv, d, t, scale);
-          at::Tensor pos = at::tensor(prompt, cuda(at::kLong));
+          std::vector<int64_t> next = {5, 700, 1104};  // row 0: no memory block before its local window
+          prefill_both(ref, got, next, hq, hkv, d, t, scale);
+          at::Tensor pos = at::tensor(next, cuda(at::kLong));
           auto [cos, sin] = rope_tables(max_context, d, t);
           LayerCache& r = ref.layer(0);
           LayerCache& g = got.layer(0);
-          const int steps = 4;
+          // Row b's final slots: those before its next decode position - local.
+          auto final_slots = [&](size_t b) { return std::max<int64_t>(0, next[b] - rule.local); };
+          auto adopt_final_scores = [&] {
+            for (size_t b = 0; b < next.size(); ++b) {
+              const int64_t end = final_slots(b), row = static_cast<int64_t>(b);
+              r.scores[row].slice(1, 0, end).copy_(g.scores[row].slice(1, 0, end));
+            }
+          };
+          // The prefill's sums, from the fused cache's own prompt scores.
+          for (size_t b = 0; b < next.size(); ++b) {
+            check_block_sums(g, static_cast<int64_t>(b),
+                             std::max<int64_t>(0, (final_slots(b) - rule.n_sink) / rule.block_size), rule);
+          }
+          adopt_final_scores();
+          int64_t finished = 0;
           for (int step = 0; step < steps; ++step) {
             INFO("step " << step);
             copy_state(g, r, true);
+            at::Tensor kept = g.aux.at(kBlockSumsAux).clone();
             at::Tensor qkv = at::randn({3, (hq + 2 * hkv) * d}, cuda(t));
             RopedQKV roped = reference_rope(qkv, cos, sin, pos, hq, hkv, d);
             at::Tensor want = ref.decode_attention(0, roped.q.to(at::kFloat), roped.k.to(at::kFloat),
@@ -405,8 +495,26 @@ TEST_CASE("Fused kernels: InfLLM's block choice, attention and score update equa
             CHECK(max_abs_diff(g.keys, r.keys) <= tolerance(t, r.keys));
             CHECK(max_abs_diff(g.scores, r.scores) <= tolerance(t, r.scores));
             CHECK(max_abs_diff(have, want) <= tolerance(t, want));
+            // The step's score update finished a block when position - local ended one: its kept sum equals the
+            // brute force on the cache's state now; no other sum moved.
+            for (size_t b = 0; b < next.size(); ++b) {
+              const int64_t done = next[b] - rule.local, row = static_cast<int64_t>(b);
+              if (done < rule.n_sink || (done - rule.n_sink + 1) % rule.block_size != 0) continue;
+              const int64_t blk = (done - rule.n_sink) / rule.block_size;
+              INFO("row " << b << " finished block " << blk);
+              const at::Tensor want_sum = brute_block_sum(g, row, blk, rule);
+              const at::Tensor have_sum = g.aux.at(kBlockSumsAux)[row].select(1, blk);
+              CHECK(max_abs_diff(have_sum.to(at::kCPU), want_sum) <=
+                    1e-5 * std::max(1.0, want_sum.abs().max().item<double>()));
+              kept[row].select(1, blk).copy_(have_sum);
+              ++finished;
+            }
+            CHECK(kept.equal(g.aux.at(kBlockSumsAux)));
             pos = pos + 1;
+            for (auto& p : next) ++p;
+            adopt_final_scores();
           }
+          CHECK(finished >= 2);  // rows 1 and 2 (row 0's window reaches back to its first token)
           // The attended counts the kernels keep (maximum over KV heads) against the shared step's.
           const std::vector<std::vector<bool>> active(steps, std::vector<bool>(3, true));
           const auto want_stats = ref.summarize(active), have_stats = got.summarize(active);
