@@ -178,19 +178,30 @@ __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
 // An eviction step's score update (DecodeAttentionArgs, update != 0), after the combine: per cache row
 // (b, KV head) and slot, the attention probability of each query head of the group from its base-2 score and
 // the head's maximum and denominator, summed over the group in head order; added to the slot's score (H2O)
-// or stored as the mean over the group (TOVA). Empty slots get probability 0.
-__global__ void eviction_update_kernel(DecodeAttentionArgs a) {
+// or stored as the mean over the group (TOVA). Empty slots get probability 0. Blocks (row, part): the row's slots
+// split over gridDim.y blocks (one slot per thread for a cache of up to 256 gridDim.y slots), the group's head
+// statistics loaded once per thread.
+constexpr int kUpdateThreads = 256;
+__global__ void __launch_bounds__(kUpdateThreads) eviction_update_kernel(DecodeAttentionArgs a) {
   pdl_wait();
   pdl_trigger();
   const int64_t row = blockIdx.x, group = a.n_q_heads / a.n_kv_heads;
   const int64_t b = row / a.n_kv_heads, h = row % a.n_kv_heads;
   const int64_t head0 = b * a.n_q_heads + h * group;
-  for (int64_t j = threadIdx.x; j < a.capacity; j += blockDim.x) {
+  float big[kAttnMaxGroup], total[kAttnMaxGroup];
+#pragma unroll
+  for (int g = 0; g < kAttnMaxGroup; ++g) {
+    big[g] = g < group ? a.head_stats[2 * (head0 + g)] : 0.f;
+    total[g] = g < group ? a.head_stats[2 * (head0 + g) + 1] : 0.f;
+  }
+  const int64_t stride = static_cast<int64_t>(gridDim.y) * blockDim.x;
+  for (int64_t j = blockIdx.y * static_cast<int64_t>(blockDim.x) + threadIdx.x; j < a.capacity; j += stride) {
     float p = 0.f;
-    for (int64_t g = 0; g < group; ++g) {
-      const float big = a.head_stats[2 * (head0 + g)], total = a.head_stats[2 * (head0 + g) + 1];
+#pragma unroll
+    for (int g = 0; g < kAttnMaxGroup; ++g) {
+      if (g >= group) break;
       const float l = a.logits[(head0 + g) * a.capacity + j];
-      p += l == -INFINITY || !(total > 0.f) ? 0.f : exp2f(l - big) / total;
+      p += l == -INFINITY || !(total[g] > 0.f) ? 0.f : exp2f(l - big[g]) / total[g];
     }
     float* score = a.scores + row * a.capacity + j;
     *score = a.update == 1 ? *score + p : p / static_cast<float>(group);
@@ -1527,8 +1538,10 @@ void decode_attention(int dtype, const DecodeAttentionArgs& args, void* stream) 
     else split(std::integral_constant<int, kFull>());
   });
   if (args.evict && args.update != 0) {
-    launch_dependent(eviction_update_kernel, dim3(static_cast<unsigned>(args.batch * args.n_kv_heads)), dim3(256), 0, s,
-                     args);
+    const int64_t parts = std::min<int64_t>(64, (args.capacity + kUpdateThreads - 1) / kUpdateThreads);
+    launch_dependent(eviction_update_kernel,
+                     dim3(static_cast<unsigned>(args.batch * args.n_kv_heads), static_cast<unsigned>(parts)),
+                     dim3(kUpdateThreads), 0, s, args);
   }
 }
 
