@@ -11,9 +11,8 @@
 #
 # The stages (scripts/gpu_session.sh has each one's details). Taken on an H100 in the sixteenth session
 # (results/gpu/README.md): 2-6, 8-10; in the seventeenth: 1, 12, 9, 10 (LIL_ATTN_MMA=0), 11 (quest); in the
-# eighteenth: 1, 12, 9, 10 (LIL_SELECT_TARGET_BLOCKS), 11 (infllm). Pending: the branch pending/infllm-prefetch
-# through 1, 12, 9, 10 (LIL_INFLLM_TARGET_BLOCKS), 11 (quest infllm); 5 (h2o 1024); 7 on an H200. The default:
-# 1, 12, 9, 11, 7.
+# eighteenth: 1, 12, 9, 10 (LIL_SELECT_TARGET_BLOCKS), 11 (infllm); in the nineteenth: 1, 12, 9, 11 (infllm),
+# then 1, 9, 5 (h2o 1024), then 1, 12, 9, 5 (h2o). Pending: 7 on an H200. The default: 1, 12, 9, 11, 7.
 #   1. build lil and lil_torch_tests (no Google Benchmark target) against the machine's CUDA LibTorch;
 #   2. 32k context, batch 8, on the Llama-8B shape: full, sink 256, quest 256 (the "TBT goes down" table where
 #      the linear layers run near the bandwidth; bench_table.py checks each ratio against the bytes ratio);
