@@ -196,7 +196,8 @@ class Policy {
   // Bytes of policy state one decode step reads per row in one layer to decide what to keep or attend,
   // besides the attended KV (counted by the cache): for an eviction policy the slots' positions and scores (the
   // victim scan), for Quest every page's key min/max, for InfLLM positions, scores and the representative
-  // keys (on its fused GPU step the kept key sums). Part of the bytes a step must read (`lil bench`'s floor). Default: the eviction scan, or nothing.
+  // keys (on its fused GPU step the kept key sums). Part of the bytes a step must read (`lil bench`'s floor).
+  // Default: the eviction scan, or nothing.
   virtual int64_t selection_bytes(const LayerCache& cache) const;
   // Called once the prefill of `view.row` is stored (and, for eviction policies, pruned).
   virtual void after_prefill(LayerCache& /*cache*/, const PrefillView& /*view*/) {}

@@ -501,7 +501,8 @@ void prefill_block_sums(at::Tensor& block_sums, const LayerCache& cache, int64_t
   at::Tensor order = std::get<1>(rank.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/true)).slice(2, 0, reps);
   at::Tensor valid = rank.gather(2, order).gt(none);  // [Hkv, F, r]
   at::Tensor first_slot = rule.n_sink + at::arange(final_blocks, order.options()).mul(bs).view({1, final_blocks, 1});
-  at::Tensor slots = (order + first_slot).view({n_kv, final_blocks * reps, 1}).expand({n_kv, final_blocks * reps, head_dim});
+  at::Tensor slots =
+      (order + first_slot).view({n_kv, final_blocks * reps, 1}).expand({n_kv, final_blocks * reps, head_dim});
   at::Tensor keys = cache.keys[row].gather(1, slots).view({n_kv, final_blocks, reps, head_dim}).to(at::kFloat);
   sums.slice(1, 0, final_blocks).copy_(keys.masked_fill(valid.logical_not().unsqueeze(-1), 0.0).sum(2));
 }
