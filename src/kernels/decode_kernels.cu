@@ -179,8 +179,8 @@ __global__ void attention_combine_kernel(DecodeAttentionArgs a) {
 // (b, KV head) and slot, the attention probability of each query head of the group from its base-2 score and
 // the head's maximum and denominator, summed over the group in head order; added to the slot's score (H2O)
 // or stored as the mean over the group (TOVA). Empty slots get probability 0. Blocks (row, part): the row's slots
-// split over gridDim.y blocks (one slot per thread for a cache of up to 256 gridDim.y slots), the group's head
-// statistics loaded once per thread.
+// split over gridDim.y blocks (one slot per thread up to 64 x 256 slots, more beyond), the group's head statistics
+// loaded once per thread.
 constexpr int kUpdateThreads = 256;
 __global__ void __launch_bounds__(kUpdateThreads) eviction_update_kernel(DecodeAttentionArgs a) {
   pdl_wait();
