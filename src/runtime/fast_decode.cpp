@@ -487,10 +487,10 @@ at::Tensor make_block_sums(const LayerCache& cache, const FusedBlocks& rule) {
 void prefill_block_sums(at::Tensor& block_sums, const LayerCache& cache, int64_t row, int64_t prompt_len,
                         const FusedBlocks& rule) {
   at::Tensor sums = block_sums[row];  // [Hkv, n_blocks, D]
-  sums.zero_();
   const int64_t n_kv = cache.keys.size(1), head_dim = cache.keys.size(3), bs = rule.block_size;
   const int64_t final_blocks =
       std::min(sums.size(1), std::max<int64_t>(0, (prompt_len - rule.local - rule.n_sink) / bs));
+  sums.slice(1, final_blocks).zero_();  // the final ones are written below
   if (final_blocks == 0) return;
   const int64_t span = final_blocks * bs, reps = std::min(rule.reps, bs);
   const double none = -std::numeric_limits<double>::infinity();

@@ -137,13 +137,18 @@ at::Tensor brute_block_sum(const LayerCache& c, int64_t b, int64_t blk, const Fu
   return out;
 }
 
+// One block's kept sums [Hkv, D] against the brute force's (float32 sums of a few keys: 1e-5 at their scale).
+void check_block_sum(const at::Tensor& have, const at::Tensor& want) {
+  CHECK(max_abs_diff(have.to(at::kCPU), want) <= 1e-5 * std::max(1.0, want.abs().max().item<double>()));
+}
+
 // The kept sums of row b against the brute force for blocks [0, final_blocks), zeros (not final yet) after.
 void check_block_sums(const LayerCache& c, int64_t b, int64_t final_blocks, const FusedBlocks& rule) {
   const at::Tensor sums = c.aux.at(kBlockSumsAux)[b].to(at::kCPU).to(at::kDouble);  // [Hkv, n_blocks, D]
   for (int64_t blk = 0; blk < sums.size(1); ++blk) {
     INFO("row " << b << ", block " << blk << " of " << sums.size(1) << ", final blocks " << final_blocks);
     const at::Tensor want = blk < final_blocks ? brute_block_sum(c, b, blk, rule) : at::zeros_like(sums.select(1, blk));
-    CHECK(max_abs_diff(sums.select(1, blk), want) <= 1e-5 * std::max(1.0, want.abs().max().item<double>()));
+    check_block_sum(sums.select(1, blk), want);
   }
 }
 
@@ -502,10 +507,8 @@ TEST_CASE("Fused kernels: InfLLM's block choice, attention and score update equa
               if (done < rule.n_sink || (done - rule.n_sink + 1) % rule.block_size != 0) continue;
               const int64_t blk = (done - rule.n_sink) / rule.block_size;
               INFO("row " << b << " finished block " << blk);
-              const at::Tensor want_sum = brute_block_sum(g, row, blk, rule);
               const at::Tensor have_sum = g.aux.at(kBlockSumsAux)[row].select(1, blk);
-              CHECK(max_abs_diff(have_sum.to(at::kCPU), want_sum) <=
-                    1e-5 * std::max(1.0, want_sum.abs().max().item<double>()));
+              check_block_sum(have_sum, brute_block_sum(g, row, blk, rule));
               kept[row].select(1, blk).copy_(have_sum);
               ++finished;
             }
