@@ -6,6 +6,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "core/host_memory.h"
 #include "core/version.h"
 
 namespace lil::cli {
@@ -29,6 +30,7 @@ std::vector<std::pair<std::string, std::string>> parse_key_values(const std::vec
 }  // namespace lil::cli
 
 int main(int argc, char** argv) {
+  lil::keep_freed_host_memory();  // large CPU tensors reuse freed heap pages instead of faulting in afresh
   // OpenBLAS spawns one thread per core by default and oversubscribes with LibTorch's own pool.
   setenv("OPENBLAS_NUM_THREADS", "1", /*overwrite=*/0);
   CLI::App app{"lil: measure what post-training sparse attention does to reasoning models' output length, "

@@ -12,6 +12,7 @@
 #endif
 
 #include "core/error.h"
+#include "core/host_memory.h"
 #include "core/json_util.h"
 #include "policies/policy.h"
 #include "runtime/decode_graph.h"
@@ -430,7 +431,8 @@ nlohmann::json measure(BenchSession& s, const BenchOptions& o) {
       {"matmul_TFLOPs", matmul / 1e12},
       {"prefill_over_matmul", run.ttft_s > 0 && matmul > 0 ? prefill_flops / run.ttft_s / matmul : 0.0},
       {"controller", o.controller}, {"controller_checks", controller_checks},
-      {"controller_check_s", controller_check_s}};
+      {"controller_check_s", controller_check_s},
+      {"host_malloc", host_memory_kept() ? "kept" : "system"}};
   return out;
 }
 

@@ -5,7 +5,7 @@
 
 check_report() {  # JSON on stdin: every derived figure follows from the measured ones
   python3 -c '
-import json, sys
+import json, os, sys
 r = json.loads(sys.stdin.read())
 close = lambda a, b: abs(a - b) <= 1e-6 * max(1.0, abs(b))
 assert close(r["bytes_per_step"], r["weight_bytes_per_step"] + r["kv_bytes_per_step"] + r["selection_bytes_per_step"]), r
@@ -15,6 +15,9 @@ assert close(r["bandwidth_bound_tokens_per_s"], r["batch"] / r["floor_s"]), r
 assert r["timed_steps"] == r["batch"] * (r["new_tokens"] - 1) or r["timed_steps"] == r["new_tokens"] - 1, r
 assert r["tbt_p50_s"] > 0 and r["ttft_s"] > 0 and r["ttft_first_use_s"] > 0 and r["kv_bytes_per_step"] > 0, r
 assert r["mode"] == "eager" and r["device"] == "cpu", r
+# AddressSanitizer (scripts/sanitize.sh) brings its own allocator, which mallopt does not reach.
+own_allocator = os.environ.get("LIL_HOST_MALLOC") == "system" or "ASAN_OPTIONS" in os.environ
+assert r["host_malloc"] == ("system" if own_allocator else "kept"), r
 assert close(r["prefill_TFLOPs"], r["prefill_flops"] / r["ttft_s"] / 1e12), r
 print(r["engine"], r["moe_experts_read_per_layer"], r["weight_bytes_per_step"], r["selection_bytes_per_step"], r["prefill_flops"])
 '
