@@ -22,9 +22,9 @@ bool keep_freed_host_memory() {
   // No block gets a mapping of its own (large ones come from the heap, which arenas other than the main one fall
   // back to), and the heap top is never trimmed: freed pages stay mapped for the next tensor.
   const bool no_mmap = mallopt(M_MMAP_MAX, 0) == 1;
-  const bool no_trim = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;  // int: 1 GiB of free heap top before a trim
-  if (no_mmap && no_trim) kept.store(true);
-  return no_mmap && no_trim;
+  const bool applied = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 && no_mmap;  // int: 1 GiB of free top before a trim
+  if (applied) kept.store(true);
+  return applied;
 #else
   return false;
 #endif
